@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Release builds are the only ones the numeric tests and benchmarks run on (see scripts/test.sh).
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "AdapterPS",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "adapterps", targets: ["adapterps"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // C libraries, found through pkg-config (see shared notes: headers of OpenBLAS itself).
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+
+        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: optimize),
+        .target(name: "ModelFiles", dependencies: ["Kernels"], swiftSettings: optimize),
+        .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: optimize),
+        .target(name: "Llama", dependencies: ["Kernels", "ModelFiles", "Tokenizers"], swiftSettings: optimize),
+        .executableTarget(
+            name: "adapterps",
+            dependencies: [
+                "Llama", "Kernels", "ModelFiles", "Tokenizers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimize),
+
+        .testTarget(name: "SystemLibrariesTests", dependencies: ["CZeroMQ", "COpenBLAS", "CLZ4"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Kernels"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"]),
+        .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFiles", "Tokenizers", "Kernels"]),
+    ]
+)
