@@ -11,7 +11,8 @@ let package = Package(
         .executable(name: "adapterps", targets: ["adapterps"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // C libraries, found through pkg-config (see shared notes: headers of OpenBLAS itself).
@@ -20,9 +21,11 @@ let package = Package(
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
 
         .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: optimize),
-        .target(name: "ModelFiles", dependencies: ["Kernels"], swiftSettings: optimize),
+        .target(
+            name: "ModelFiles", dependencies: ["Kernels", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: optimize),
         .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: optimize),
-        .target(name: "Llama", dependencies: ["Kernels", "ModelFiles", "Tokenizers"], swiftSettings: optimize),
+        .target(name: "Llama", dependencies: ["Kernels", "ModelFiles"], swiftSettings: optimize),
         .executableTarget(
             name: "adapterps",
             dependencies: [

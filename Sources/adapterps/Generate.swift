@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Llama
+import Tokenizers
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text from a prompt, streaming tokens as they come.")
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "The prompt text.")
+    var prompt: String
+
+    @Flag(help: "Wrap the prompt in the model's chat template (as a user message).")
+    var chat = false
+
+    @Option(name: .customLong("max-tokens"), help: "Most tokens to generate.")
+    var maxTokens = 128
+
+    @Option(help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 0
+
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass (1 keeps every token).")
+    var topP: Float = 1
+
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
+        guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
+        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+    }
+
+    func run() throws {
+        let (llama, tok) = try model.load()
+        guard let tokenizer = tok else {
+            throw CLIError.badInput("\(llama.path): the model carries no tokenizer this build can read")
+        }
+        let text = chat ? try ChatTemplate(tokenizer: tokenizer)
+            .render([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true) : prompt
+        let ids = tokenizer.encode(text, addSpecial: true, parseSpecial: true)
+        guard !ids.isEmpty else { throw CLIError.badInput("the prompt encodes to no tokens") }
+        var sampler = Sampler(temperature: temperature, topP: topP, seed: seed)
+        var stream = StreamingDecoder(tokenizer: tokenizer)
+        let out = FileHandle.standardOutput
+        llama.generate(prompt: ids, maxTokens: maxTokens, sampler: &sampler, isStop: tokenizer.isEndOfGeneration) { id in
+            out.write(Data(stream.push(id).utf8))
+            return true
+        }
+        out.write(Data((stream.flush() + "\n").utf8))
+    }
+}

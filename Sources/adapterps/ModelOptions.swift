@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import Llama
+import ModelFiles
+import Tokenizers
+
+/// Options shared by every command that loads a model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Model: a .gguf file or a Hugging Face folder (config.json + safetensors). Default: $ADAPTERPS_MODEL or models/SmolLM2-135M-Instruct.Q4_1.gguf.")
+    var model: String?
+
+    @Option(name: .long, help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "How frozen weights are held: resident (F32 in memory) or streaming (stored type, one block dequantized at a time). Default: resident when it fits in 3 GiB.")
+    var weights: String?
+
+    var modelPath: String {
+        model ?? ProcessInfo.processInfo.environment["ADAPTERPS_MODEL"] ?? "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    }
+
+    /// Loads the model and, for GGUF files, the tokenizer stored in it.
+    func load() throws -> (LlamaModel, (any Tokenizer)?) {
+        Matmul.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        var residency: WeightResidency?
+        if let w = weights {
+            guard let r = WeightResidency(rawValue: w) else {
+                throw CLIError.badInput("--weights must be 'resident' or 'streaming', got '\(w)'")
+            }
+            residency = r
+        }
+        let llama = try LlamaModel.load(path: modelPath, residency: residency)
+        return (llama, try loadTokenizer(modelPath))
+    }
+}
+
+/// The tokenizer of a GGUF model file; nil for a Hugging Face folder (this build reads tokenizers
+/// from GGUF only).
+func loadTokenizer(_ path: String) throws -> (any Tokenizer)? {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { return nil }
+    do {
+        return try TokenizerLoader.load(ggufPath: path)
+    } catch let error as ModelFileError {
+        throw error
+    } catch {
+        throw CLIError.badInput("\(path): tokenizer: \(error)")
+    }
+}
