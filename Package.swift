@@ -26,10 +26,11 @@ let package = Package(
             swiftSettings: optimize),
         .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: optimize),
         .target(name: "Llama", dependencies: ["Kernels", "ModelFiles"], swiftSettings: optimize),
+        .target(name: "Training", dependencies: ["Llama", "Kernels", "ModelFiles", "Tokenizers"], swiftSettings: optimize),
         .executableTarget(
             name: "adapterps",
             dependencies: [
-                "Llama", "Kernels", "ModelFiles", "Tokenizers",
+                "Training", "Llama", "Kernels", "ModelFiles", "Tokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize),
@@ -38,6 +39,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Kernels"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "Tokenizers", "ModelFiles"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFiles", "Tokenizers", "Kernels"]),
     ]
 )

@@ -1,3 +1,5 @@
+import Kernels
+
 /// Keys (after RoPE) and values of the positions a sequence has seen, per block, so generation
 /// runs each new token through the model once. Legend: P capacity, G·hd kv width.
 public final class KVCache: @unchecked Sendable {
@@ -18,6 +20,30 @@ public final class KVCache: @unchecked Sendable {
     func advance(by n: Int) {
         precondition(length + n <= capacity, "KV cache overflow: \(length) + \(n) > \(capacity)")
         length += n
+    }
+
+    /// Copies `count` rows of this block's new keys and values (T, G·hd) after the filled part.
+    func append(layer l: Int, keys k: [Float], values v: [Float], fromRow row: Int, count: Int) {
+        precondition(length + count <= capacity, "KV cache overflow: \(length) + \(count) > \(capacity)")
+        let (at, n, w) = (length * kvDim, count * kvDim, kvDim)
+        k.withUnsafeBufferPointer { src in
+            keys[l].withUnsafeMutableBufferPointer { dst in (dst.baseAddress! + at).update(from: src.baseAddress! + row * w, count: n) }
+        }
+        v.withUnsafeBufferPointer { src in
+            values[l].withUnsafeMutableBufferPointer { dst in (dst.baseAddress! + at).update(from: src.baseAddress! + row * w, count: n) }
+        }
+    }
+
+    /// Causal attention of `rows` new queries over everything cached (including the rows just
+    /// appended) for block l. out: (rows, H·hd), probs scratch: (rows, length + rows).
+    func attend(layer l: Int, out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+        q: UnsafePointer<Float>, rows: Int, config c: LlamaConfig) {
+        keys[l].withUnsafeBufferPointer { k in
+            values[l].withUnsafeBufferPointer { v in
+                Attention.causalForward(out, probs: probs, q, k.baseAddress!, v.baseAddress!, rows: rows, start: length,
+                    heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+            }
+        }
     }
 
     /// Forgets everything (keeps the memory).

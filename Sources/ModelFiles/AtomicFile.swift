@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
-private let systemWrite = Glibc.write
+    import Glibc
+    private let systemWrite = Glibc.write
 #elseif canImport(Darwin)
-import Darwin
-private let systemWrite = Darwin.write
+    import Darwin
+    private let systemWrite = Darwin.write
 #endif
 
 /// Crash-safe file replacement, the way checkpoints and adapters are written: the bytes go to a
@@ -45,20 +45,28 @@ public enum AtomicFile {
             let n = systemWrite(fd, bytes.baseAddress! + written, bytes.count - written)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw ModelFileError(.io, file: path, "write to '\(tempPath)' failed after \(written) of \(bytes.count) bytes: \(reason())")
+                throw ModelFileError(
+                    .io, file: path,
+                    "write to '\(tempPath)' failed after \(written) of \(bytes.count) bytes: \(reason())")
             }
             written += n
         }
-        guard fsync(fd) == 0 else { throw ModelFileError(.io, file: path, "fsync of '\(tempPath)' failed: \(reason())") }
+        guard fsync(fd) == 0 else {
+            throw ModelFileError(.io, file: path, "fsync of '\(tempPath)' failed: \(reason())")
+        }
         closed = true
-        guard close(fd) == 0 else { throw ModelFileError(.io, file: path, "close of '\(tempPath)' failed: \(reason())") }
+        guard close(fd) == 0 else {
+            throw ModelFileError(.io, file: path, "close of '\(tempPath)' failed: \(reason())")
+        }
         guard rename(tempPath, path) == 0 else {
             throw ModelFileError(.io, file: path, "cannot rename '\(tempPath)' over it: \(reason())")
         }
         renamed = true
 
         let dirFD = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dirFD >= 0 else { throw ModelFileError(.io, file: path, "cannot open folder '\(folder)' to fsync: \(reason())") }
+        guard dirFD >= 0 else {
+            throw ModelFileError(.io, file: path, "cannot open folder '\(folder)' to fsync: \(reason())")
+        }
         defer { close(dirFD) }
         // Some file systems cannot fsync a directory (EINVAL); the rename is then as durable as they allow.
         guard fsync(dirFD) == 0 || errno == EINVAL else {

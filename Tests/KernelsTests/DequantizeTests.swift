@@ -50,14 +50,18 @@ final class DequantizeTests: XCTestCase {
 
     /// Compares bit patterns (NaNs equal when both are NaN); returns (mismatches, worst |a−b|, where).
     static func compare(_ got: [Float], _ want: [Float]) -> (Int, Float, Int) {
-        var bad = 0, worstAt = -1
+        var bad = 0
+        var worstAt = -1
         var worst: Float = 0
         for i in 0..<min(got.count, want.count) {
             let same = got[i].bitPattern == want[i].bitPattern || (got[i].isNaN && want[i].isNaN)
             if !same {
                 bad += 1
                 let d = abs(got[i] - want[i])
-                if d.isNaN || d > worst || worstAt < 0 { worst = d; worstAt = i }
+                if d.isNaN || d > worst || worstAt < 0 {
+                    worst = d
+                    worstAt = i
+                }
             }
         }
         return (bad + abs(got.count - want.count), worst, worstAt)
@@ -74,8 +78,9 @@ final class DequantizeTests: XCTestCase {
         for shift in [0, 1, 3] {
             let got = Self.dequantize(type, raw, count: count, byteShift: shift)
             let (bad, worst, at) = Self.compare(got, want)
-            print("dequantize \(type) (shift \(shift)): \(count) values, \(bad) differ, worst |Δ| = \(worst)"
-                + (at >= 0 ? " at \(at) (got \(got[at]), want \(want[at]))" : ""))
+            print(
+                "dequantize \(type) (shift \(shift)): \(count) values, \(bad) differ, worst |Δ| = \(worst)"
+                    + (at >= 0 ? " at \(at) (got \(got[at]), want \(want[at]))" : ""))
             XCTAssertEqual(bad, 0, "\(type) dequantize differs from gguf-py", file: file, line: line)
         }
     }
@@ -103,7 +108,9 @@ final class DequantizeTests: XCTestCase {
         let got = Quantize.bytes(x, as: type)
         XCTAssertEqual(got.count, want.count, file: file, line: line)
         let diff = zip(got, want).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
-        print("quantize \(type): \(got.count) bytes, \(diff.count) differ" + (diff.first.map { " (first at byte \($0))" } ?? ""))
+        print(
+            "quantize \(type): \(got.count) bytes, \(diff.count) differ"
+                + (diff.first.map { " (first at byte \($0))" } ?? ""))
         XCTAssertEqual(diff.count, 0, "\(type) quantize differs from gguf-py", file: file, line: line)
     }
 
@@ -130,12 +137,12 @@ final class DequantizeTests: XCTestCase {
 
     func testBF16Rounding() {
         XCTAssertEqual(HalfFloat.floatToBF16(1.0), 0x3F80)
-        XCTAssertEqual(HalfFloat.floatToBF16(Float(bitPattern: 0x3F80_8000)), 0x3F80)   // tie → even
-        XCTAssertEqual(HalfFloat.floatToBF16(Float(bitPattern: 0x3F81_8000)), 0x3F82)   // tie → even
+        XCTAssertEqual(HalfFloat.floatToBF16(Float(bitPattern: 0x3F80_8000)), 0x3F80)  // tie → even
+        XCTAssertEqual(HalfFloat.floatToBF16(Float(bitPattern: 0x3F81_8000)), 0x3F82)  // tie → even
         XCTAssertEqual(HalfFloat.floatToBF16(Float(bitPattern: 0x3F80_8001)), 0x3F81)
         XCTAssertEqual(HalfFloat.floatToBF16(-.infinity), 0xFF80)
         XCTAssertTrue(HalfFloat.bf16ToFloat(HalfFloat.floatToBF16(.nan)).isNaN)
-        XCTAssertEqual(HalfFloat.floatToBF16(Float(bitPattern: 0x7F80_0001)) & 0x0040, 0x0040) // quieted
+        XCTAssertEqual(HalfFloat.floatToBF16(Float(bitPattern: 0x7F80_0001)) & 0x0040, 0x0040)  // quieted
     }
 
     /// Round trip error stays within half a quantization step of each block.
@@ -173,13 +180,19 @@ final class DequantizeTests: XCTestCase {
         var rng = SplitMix64(seed: 1)
         let x = (0..<n).map { _ in Float(rng.nextUniform() - 0.5) }
         var out = [Float](repeating: 0, count: n)
-        for type in [GGMLType.f16, .bf16, .q8_0, .q4_0, .q4_1] {
-            let raw = Quantize.bytes(x, as: type)
+        for type in [GGMLType.f16, .bf16, .q8_0, .q4_0, .q4_1, .q4_K, .q6_K] {
+            // k-quants cannot be encoded here: random bytes are valid blocks for timing.
+            let raw =
+                Quantize.supports(type)
+                ? Quantize.bytes(x, as: type)
+                : (0..<type.byteCount(elements: n)!).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             let start = DispatchTime.now().uptimeNanoseconds
             let reps = 5
             for _ in 0..<reps {
                 raw.withUnsafeBytes { src in
-                    out.withUnsafeMutableBufferPointer { Dequantize.rows(type, from: src.baseAddress!, to: $0.baseAddress!, count: n) }
+                    out.withUnsafeMutableBufferPointer {
+                        Dequantize.rows(type, from: src.baseAddress!, to: $0.baseAddress!, count: n)
+                    }
                 }
             }
             let ns = Double(DispatchTime.now().uptimeNanoseconds - start) / Double(reps * n)

@@ -19,7 +19,8 @@ final class GGUFTests: XCTestCase {
 
     static var repoRoot: URL {
         // Tests/ModelFilesTests/GGUFTests.swift → repository root
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     func path(_ name: String) -> String { tempDir.appendingPathComponent(name).path }
@@ -31,7 +32,9 @@ final class GGUFTests: XCTestCase {
     }
 
     /// Opens `bytes` as a GGUF file and returns the error it throws (failing if it opens).
-    func openError(_ bytes: [UInt8], _ name: String = "bad.gguf", file: StaticString = #filePath, line: UInt = #line) throws -> ModelFileError? {
+    func openError(_ bytes: [UInt8], _ name: String = "bad.gguf", file: StaticString = #filePath, line: UInt = #line)
+        throws -> ModelFileError?
+    {
         let p = try writeBytes(bytes, name)
         do {
             _ = try GGUFFile(path: p)
@@ -43,8 +46,10 @@ final class GGUFTests: XCTestCase {
         }
     }
 
-    func assertOpenFails(_ bytes: [UInt8], _ kind: ModelFileError.Kind, _ fragments: [String],
-                         file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertOpenFails(
+        _ bytes: [UInt8], _ kind: ModelFileError.Kind, _ fragments: [String],
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         guard let e = try openError(bytes, file: file, line: line) else { return }
         XCTAssertEqual(e.kind, kind, "\(e)", file: file, line: line)
         for f in fragments {
@@ -76,7 +81,7 @@ final class GGUFTests: XCTestCase {
     func testRoundTripMetadataAndTensors() throws {
         var w = GGUFWriter()
         for (k, v) in Self.allScalars + Self.allArrays { w.set(k, v) }
-        w.set("t.u8", .uint8(42))                       // a second set replaces, keeps the position
+        w.set("t.u8", .uint8(42))  // a second set replaces, keeps the position
 
         var rng = SplitMix64(seed: 3)
         var expected: [String: [Float]] = [:]
@@ -154,7 +159,9 @@ final class GGUFTests: XCTestCase {
         XCTAssertEqual([UInt8](f.data(of: f.tensorInfo(named: "w.Q4_K")!)), q4k)
         XCTAssertEqual([UInt8](f.data(of: f.tensorInfo(named: "w.Q6_K")!)), q6k)
         XCTAssertEqual(try f.floats(named: "w.Q4_K").count, 512)
-        XCTAssertThrowsError(try f.floats(named: "absent")) { XCTAssertEqual(($0 as? ModelFileError)?.kind, .missingKey) }
+        XCTAssertThrowsError(try f.floats(named: "absent")) {
+            XCTAssertEqual(($0 as? ModelFileError)?.kind, .missingKey)
+        }
     }
 
     func testCustomAlignmentRoundTrip() throws {
@@ -192,7 +199,11 @@ final class GGUFTests: XCTestCase {
         print("parsed 49,152 tokens in \(String(format: "%.1f", seconds * 1000)) ms")
         XCTAssertEqual(f.metadata["tokenizer.ggml.tokens"]?.stringArray, tokens)
         XCTAssertEqual(f.metadata["tokenizer.ggml.token_type"]?.intArray?.count, 49_152)
-        XCTAssertLessThan(seconds, 1.0, "even a debug build should parse a vocabulary in well under a second")
+        #if DEBUG
+            XCTAssertLessThan(seconds, 1.0, "even a debug build should parse a vocabulary in well under a second")
+        #else
+            XCTAssertLessThan(seconds, 0.1, "a release build parses a vocabulary in under 100 ms")
+        #endif
     }
 
     // MARK: Hostile files (one per failure mode)
@@ -203,7 +214,10 @@ final class GGUFTests: XCTestCase {
         mutating func u8(_ v: UInt8) { b.append(v) }
         mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) } }
         mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) } }
-        mutating func str(_ s: String) { u64(UInt64(s.utf8.count)); b.append(contentsOf: s.utf8) }
+        mutating func str(_ s: String) {
+            u64(UInt64(s.utf8.count))
+            b.append(contentsOf: s.utf8)
+        }
         mutating func header(version: UInt32 = 3, tensors: UInt64, kvs: UInt64) {
             b.append(contentsOf: "GGUF".utf8)
             u32(version)
@@ -237,7 +251,9 @@ final class GGUFTests: XCTestCase {
     func testBadMagic() throws {
         var r = Raw()
         r.b.append(contentsOf: "GGML".utf8)
-        r.u32(3); r.u64(0); r.u64(0)
+        r.u32(3)
+        r.u64(0)
+        r.u64(0)
         try assertOpenFails(r.b, .badMagic, ["invalid magic 'GGML', expected 'GGUF'"])
     }
 
@@ -256,7 +272,9 @@ final class GGUFTests: XCTestCase {
     func testVersion2Accepted() throws {
         var r = Raw()
         r.header(version: 2, tensors: 0, kvs: 1)
-        r.str("general.name"); r.u32(8); r.str("v2")
+        r.str("general.name")
+        r.u32(8)
+        r.str("v2")
         let f = try GGUFFile(path: try writeBytes(r.b, "v2.gguf"))
         XCTAssertEqual(f.version, 2)
         XCTAssertEqual(f.string("general.name"), "v2")
@@ -305,7 +323,7 @@ final class GGUFTests: XCTestCase {
     func testHugeStringLength() throws {
         var r = Raw()
         r.header(tensors: 0, kvs: 1)
-        r.u64(1 << 62)                           // key length
+        r.u64(1 << 62)  // key length
         r.b.append(contentsOf: "abc".utf8)
         try assertOpenFails(r.b, .truncated, ["key of metadata entry 0", "length 4611686018427387904"])
     }
@@ -313,14 +331,19 @@ final class GGUFTests: XCTestCase {
     func testHugeStringValueLength() throws {
         var r = Raw()
         r.header(tensors: 0, kvs: 1)
-        r.str("general.name"); r.u32(8); r.u64(UInt64.max)
+        r.str("general.name")
+        r.u32(8)
+        r.u64(UInt64.max)
         try assertOpenFails(r.b, .truncated, ["general.name"])
     }
 
     func testHugeArrayCount() throws {
         var r = Raw()
         r.header(tensors: 0, kvs: 1)
-        r.str("tokenizer.ggml.tokens"); r.u32(9); r.u32(8); r.u64(1 << 40)
+        r.str("tokenizer.ggml.tokens")
+        r.u32(9)
+        r.u32(8)
+        r.u64(1 << 40)
         r.str("a")
         try assertOpenFails(r.b, .truncated, ["element count", "tokenizer.ggml.tokens", "1099511627776"])
     }
@@ -396,38 +419,53 @@ final class GGUFTests: XCTestCase {
     func testDuplicateKeys() throws {
         var r = Raw()
         r.header(tensors: 0, kvs: 2)
-        r.str("k"); r.u32(4); r.u32(1)
-        r.str("k"); r.u32(4); r.u32(2)
+        r.str("k")
+        r.u32(4)
+        r.u32(1)
+        r.str("k")
+        r.u32(4)
+        r.u32(2)
         try assertOpenFails(r.b, .corrupt, ["duplicate metadata key 'k'"])
     }
 
     func testUnknownValueType() throws {
         var r = Raw()
         r.header(tensors: 0, kvs: 1)
-        r.str("k"); r.u32(13); r.u32(0)
+        r.str("k")
+        r.u32(13)
+        r.u32(0)
         try assertOpenFails(r.b, .corrupt, ["metadata 'k'", "unknown value type 13"])
     }
 
     func testBadBool() throws {
         var r = Raw()
         r.header(tensors: 0, kvs: 1)
-        r.str("flag"); r.u32(7); r.u8(2)
+        r.str("flag")
+        r.u32(7)
+        r.u8(2)
         try assertOpenFails(r.b, .corrupt, ["flag", "expected 0 or 1"])
     }
 
     func testBadAlignment() throws {
         var r = Raw()
         r.header(tensors: 0, kvs: 1)
-        r.str("general.alignment"); r.u32(4); r.u32(24)
+        r.str("general.alignment")
+        r.u32(4)
+        r.u32(24)
         try assertOpenFails(r.b, .badValue, ["general.alignment", "power of two"])
     }
 
     func testDeeplyNestedArray() throws {
         var r = Raw()
         r.header(tensors: 0, kvs: 1)
-        r.str("deep"); r.u32(9)
-        for _ in 0..<10 { r.u32(9); r.u64(1) }
-        r.u32(0); r.u64(0)
+        r.str("deep")
+        r.u32(9)
+        for _ in 0..<10 {
+            r.u32(9)
+            r.u64(1)
+        }
+        r.u32(0)
+        r.u64(0)
         try assertOpenFails(r.b, .corrupt, ["deep", "nested"])
     }
 
@@ -493,7 +531,9 @@ final class GGUFTests: XCTestCase {
             var worst: Float = 0
             for (head, which, b64) in [(true, 0, t.first_row_head), (false, info.rowCount - 1, t.last_row_tail)] {
                 row.withUnsafeMutableBufferPointer { out in
-                    Dequantize.rows(info.type, from: raw.baseAddress! + which * rowBytes, to: out.baseAddress!, count: info.rowLength)
+                    Dequantize.rows(
+                        info.type, from: raw.baseAddress! + which * rowBytes, to: out.baseAddress!,
+                        count: info.rowLength)
                 }
                 let want = try Self.floats(b64)
                 let got = head ? Array(row.prefix(want.count)) : Array(row.suffix(want.count))
@@ -505,7 +545,8 @@ final class GGUFTests: XCTestCase {
         // The whole-tensor path agrees with the row path.
         let q = try f.floats(named: "blk.0.attn_q.weight")
         XCTAssertEqual(q.count, 576 * 576)
-        XCTAssertEqual(Array(q.prefix(16)).map(\.bitPattern), try Self.floats(fx.tensors[0].first_row_head).map(\.bitPattern))
+        XCTAssertEqual(
+            Array(q.prefix(16)).map(\.bitPattern), try Self.floats(fx.tensors[0].first_row_head).map(\.bitPattern))
     }
 }
 

@@ -172,7 +172,8 @@ final class SafetensorsTests: XCTestCase {
             }
             let file = try SafetensorsFile(path: folder.appendingPathComponent("model.safetensors").path)
             XCTAssertEqual(file.metadata, ["format": "pt"], variant)
-            XCTAssertEqual(Dictionary(uniqueKeysWithValues: file.tensorInfos.map { ($0.name, $0.shape) }), want, variant)
+            XCTAssertEqual(
+                Dictionary(uniqueKeysWithValues: file.tensorInfos.map { ($0.name, $0.shape) }), want, variant)
             XCTAssertTrue(file.tensorInfos.allSatisfy { $0.type == dtype }, variant)
             XCTAssertTrue(decode(file, file.tensorInfos[0]).allSatisfy(\.isFinite), variant)
         }
@@ -277,7 +278,9 @@ final class SafetensorsTests: XCTestCase {
     }
 
     func testOverlappingTensors() throws {
-        let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        let header =
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
+            + #""b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
         let path = try write(file(header: header, data: [UInt8](repeating: 0, count: 8)), "overlap")
         expectFailure(path, .corrupt, ["'a'", "'b'", "overlap"])
     }
@@ -296,10 +299,14 @@ final class SafetensorsTests: XCTestCase {
             (#"{"w":[1,2]}"#, .badValue, ["tensor 'w'", "expected a JSON object"]),
             (#"{"__metadata__":{"step":7}}"#, .badValue, ["'__metadata__'", "'step'", "number 7"]),
             (#"{"__metadata__":"x"}"#, .badValue, ["'__metadata__'", "string \"x\""]),
-            (#"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}"#, .corrupt,
-             ["tensor 'w'", "more elements than fit"]),
-            (#"{"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,4]}}"#, .corrupt,
-             ["tensor 'w'", "too large"]),
+            (
+                #"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}"#, .corrupt,
+                ["tensor 'w'", "more elements than fit"]
+            ),
+            (
+                #"{"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,4]}}"#, .corrupt,
+                ["tensor 'w'", "too large"]
+            ),
         ]
         for (i, (header, kind, parts)) in cases.enumerated() {
             let path = try write(file(header: header, data: [0, 0, 0, 0, 0, 0, 0, 0]), "field-\(i)")
@@ -315,7 +322,8 @@ final class SafetensorsTests: XCTestCase {
     // MARK: - Helpers
 
     private func expectFailure(
-        _ path: String, _ kind: ModelFileError.Kind, _ parts: [String], file: StaticString = #filePath, line: UInt = #line
+        _ path: String, _ kind: ModelFileError.Kind, _ parts: [String], file: StaticString = #filePath,
+        line: UInt = #line
     ) {
         XCTAssertThrowsError(try SafetensorsFile(path: path), file: file, line: line) { error in
             assertError(error, kind, path, parts, file: file, line: line)
@@ -339,7 +347,9 @@ final class SafetensorsTests: XCTestCase {
         var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         while dir.path != "/" {
             let candidate = dir.appendingPathComponent("Fixtures")
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate.appendingPathComponent(relative) }
+            if FileManager.default.fileExists(atPath: candidate.path) {
+                return candidate.appendingPathComponent(relative)
+            }
             dir = dir.deletingLastPathComponent()
         }
         return URL(fileURLWithPath: "/nonexistent/Tests/Fixtures").appendingPathComponent(relative)
@@ -365,7 +375,9 @@ private func decode(_ file: SafetensorsFile, _ info: TensorInfo) -> [Float] {
         }
     case .bf16:
         return (0..<info.elementCount).map {
-            Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) << 16)
+            Float(
+                bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)))
+                    << 16)
         }
     default:
         XCTFail("unexpected type \(info.type)")

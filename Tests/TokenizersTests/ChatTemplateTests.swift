@@ -54,7 +54,7 @@ final class ChatTemplateTests: XCTestCase {
         XCTAssertTrue(llama2.startsWithBOS)
         XCTAssertEqual(
             llama2.render([.system("Sys"), .user(" Hi "), .assistant("Yo"), .user("Bye")], addGenerationPrompt: true),
-            "<s>[INST] <<SYS>>\nSys\n<</SYS>>\n\nHi [/INST] Yo </s><s>[INST] Bye [/INST]")
+            "<s>[INST] <<SYS>>\nSys\n<</SYS>>\n\n Hi [/INST] Yo </s><s>[INST] Bye [/INST]")  // strip() applies to the joined text
         let llama3 = try ChatTemplate(
             template: "{{ bos_token }}{% for m in messages %}<|start_header_id|>...<|eot_id|>{% endfor %}")
         XCTAssertEqual(llama3.family, .llama3)

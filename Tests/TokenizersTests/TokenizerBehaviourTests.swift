@@ -96,7 +96,10 @@ final class TokenizerBehaviourTests: XCTestCase {
     }
 
     func testEncodingIsFast() throws {
-        let tokenizer = try TokenizerLoader.load(ggufPath: try TestPaths.smolLM2())
+        let path = try TestPaths.smolLM2()
+        let loadStart = ContinuousClock.now
+        let tokenizer = try TokenizerLoader.load(ggufPath: path)
+        print("tokenizer load (GGUF open + vocabulary + merges): \(ContinuousClock.now - loadStart)")
         let words = [
             "the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not",
             "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "had", "they", "you", "were",

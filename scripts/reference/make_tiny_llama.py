@@ -4,7 +4,7 @@
     make_tiny_llama.py OUT_DIR [--seed S] [--layers 2] [--dim 64] [--heads 4] [--kv-heads 2]
                        [--ffn 128] [--vocab 300] [--tied | --untied] [--rope-theta 10000]
                        [--rms-eps 1e-5] [--context 256] [--hf-dtype f32|f16|bf16]
-                       [--gguf-type f32|f16] [--tokens 1,2,3,...]
+                       [--gguf-type f32|f16] [--add-bos] [--text "ascii text" | --tokens 1,2,3,...]
 
 Writes:
   OUT_DIR/hf/config.json, OUT_DIR/hf/model.safetensors, OUT_DIR/hf/tokenizer.json
@@ -14,8 +14,9 @@ Writes:
         llama.cpp layout: llama.* metadata, blk.* tensor names, Q/K rows of every head PERMUTED into
         the INTERLEAVED RoPE layout (dimension 2j pairs with 2j+1), a tiny byte-level BPE tokenizer.
   OUT_DIR/reference.json
-        logits for a fixed token sequence from a plain float64 numpy forward pass of the HF layout,
-        plus log p(tokens[i] | tokens[<i]) and their mean negative (the `score --json` contract).
+        the tokens of a fixed ASCII text (byte-level BPE with the model's own merges, no BOS), the
+        logits for them from a plain float64 numpy forward pass of the HF layout, and
+        log p(tokens[i] | tokens[<i]) with their mean negative (the `score --json` contract).
 
 Weights are drawn in float64, then rounded to every storage type used (HF dtype and GGUF type), so
 both files hold exactly the same numbers and the reference is computed from those exact numbers.
@@ -31,6 +32,7 @@ head count. Inverse: HF row (p·h + j) = GGUF row (2j + p).
 import argparse
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -272,6 +274,30 @@ def make_tokenizer(vocab_size):
     return tokens, types, merges, vocab_size - 2, vocab_size - 1
 
 
+# GPT-2's pre-tokenizer pattern restricted to ASCII (enough for the fixed reference text; the real one
+# uses Unicode letter/number classes).
+GPT2_ASCII_SPLIT = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+""")
+
+
+def encode(text, tokens, merges):
+    """Byte-level BPE of ASCII `text`: pre-split, map bytes to characters, merge lowest rank first."""
+    assert text.isascii(), "the reference encoder handles ASCII text only"
+    table = byte_to_unicode()
+    ids = {t: i for i, t in enumerate(tokens)}
+    rank = {tuple(m.split(" ")): r for r, m in enumerate(merges)}
+    out = []
+    for piece in GPT2_ASCII_SPLIT.findall(text):
+        word = [table[b] for b in piece.encode()]
+        while len(word) > 1:
+            pairs = [(rank.get((a, b), len(rank)), i) for i, (a, b) in enumerate(zip(word, word[1:]))]
+            best, i = min(pairs)
+            if best == len(rank):
+                break
+            word[i:i + 2] = [word[i] + word[i + 1]]
+        out += [ids[w] for w in word]
+    return out
+
+
 def hf_tokenizer_json(tokens, types, merges):
     added = [
         {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
@@ -356,7 +382,7 @@ def write_gguf(path, w, args, tok):
     writer.add_rope_dimension_count(args.dim // args.heads)
     writer.add_vocab_size(args.vocab)
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("gpt2")
+    writer.add_tokenizer_pre("gpt-2")  # llama.cpp's name for the GPT-2 regex
     writer.add_token_list(tokens)
     writer.add_token_types(types)
     writer.add_token_merges(merges)
@@ -425,6 +451,9 @@ def cfg_of(args):
             "rms_eps": args.rms_eps, "rope_theta": args.rope_theta}
 
 
+REFERENCE_TEXT = "the winter in the tower"
+
+
 # ----------------------------------------------------------------------------------------------
 
 def main():
@@ -446,20 +475,22 @@ def main():
     ap.add_argument("--hf-dtype", choices=["f32", "f16", "bf16"], default="f32")
     ap.add_argument("--gguf-type", choices=["f32", "f16"], default="f32")
     ap.add_argument("--add-bos", action="store_true", help="set tokenizer.ggml.add_bos_token true")
-    ap.add_argument("--tokens", default=None, help="comma-separated ids for reference.json (default: 12 fixed ids)")
+    ap.add_argument("--text", default=REFERENCE_TEXT, help="ASCII text whose tokens reference.json scores")
+    ap.add_argument("--tokens", default=None, help="comma-separated ids for reference.json instead of --text")
     args = ap.parse_args()
 
     if args.dim % args.heads or (args.dim // args.heads) % 2 or args.heads % args.kv_heads:
         sys.exit("need dim divisible by heads, an even head_dim, and heads divisible by kv-heads")
+    w = make_weights(args)
+    tok = make_tokenizer(args.vocab)
+    text = None
     if args.tokens:
         tokens = [int(t) for t in args.tokens.split(",")]
     else:
-        tokens = [(7 * i * i + 13 * i + 5) % args.vocab for i in range(12)]
-    if any(not 0 <= t < args.vocab for t in tokens):
-        sys.exit("token ids must be in 0..<vocab")
-
-    w = make_weights(args)
-    tok = make_tokenizer(args.vocab)
+        text = args.text
+        tokens = encode(text, tok[0], tok[2])
+    if len(tokens) < 2 or any(not 0 <= t < args.vocab for t in tokens):
+        sys.exit("need at least 2 token ids, each in 0..<vocab")
     os.makedirs(args.out_dir, exist_ok=True)
     hf_dir = os.path.join(args.out_dir, "hf")
     write_hf(hf_dir, w, args, tok)
@@ -474,10 +505,12 @@ def main():
     diff = check_gguf(gguf_path, w, args, tokens, logits)
 
     ref = {
-        "description": "float64 numpy forward of hf/model.safetensors (half-split RoPE); logits[t] predicts "
-                       "token t+1; logprobs[i-1] = log p(tokens[i] | tokens[<i]); nll = mean(-logprobs)",
+        "description": "float64 numpy forward of hf/model.safetensors (half-split RoPE); tokens = byte-level BPE "
+                       "of text with the model's tokenizer, no BOS (null text: ids given by hand); logits[t] "
+                       "predicts token t+1; logprobs[i-1] = log p(tokens[i] | tokens[<i]); nll = mean(-logprobs)",
         "config": {**cfg_of(args), "ffn": args.ffn, "vocab": args.vocab, "tied": args.tied,
                    "seed": args.seed, "hf_dtype": args.hf_dtype, "gguf_type": args.gguf_type},
+        "text": text,
         "tokens": tokens,
         "logits": [[float(f"{v:.8g}") for v in row] for row in logits],
         "logprobs": [float(f"{v:.12g}") for v in logprobs],

@@ -32,8 +32,10 @@ extension Dequantize {
             for chunk in 0..<4 {
                 let (sc1, m1) = scaleMinK4(2 &* chunk, s)
                 let (sc2, m2) = scaleMinK4(2 &* chunk &+ 1, s)
-                let d1 = d * Float(sc1), min1 = dmin * Float(m1)
-                let d2 = d * Float(sc2), min2 = dmin * Float(m2)
+                let d1 = d * Float(sc1)
+                let min1 = dmin * Float(m1)
+                let d2 = d * Float(sc2)
+                let min2 = dmin * Float(m2)
                 let q = qs + 32 &* chunk
                 let y = dst + (b &* qkK &+ 64 &* chunk)
                 for l in 0..<32 {
@@ -70,11 +72,14 @@ extension Dequantize {
                 let qh = block + (128 &+ 32 &* half)
                 let sc = block + (192 &+ 8 &* half)
                 let y = dst + (b &* qkK &+ 128 &* half)
-                for part in 0..<2 {                 // l in 0..<16 uses scales is=0, 16..<32 is=1
+                for part in 0..<2 {  // l in 0..<16 uses scales is=0, 16..<32 is=1
                     @inline(__always) func scale(_ k: Int) -> Float {
                         d * Float(Int8(bitPattern: sc.load(fromByteOffset: part &+ 2 &* k, as: UInt8.self)))
                     }
-                    let s1 = scale(0), s2 = scale(1), s3 = scale(2), s4 = scale(3)
+                    let s1 = scale(0)
+                    let s2 = scale(1)
+                    let s3 = scale(2)
+                    let s4 = scale(3)
                     for l in (16 &* part)..<(16 &* part &+ 16) {
                         let lo = ql.load(fromByteOffset: l, as: UInt8.self)
                         let hi = ql.load(fromByteOffset: l &+ 32, as: UInt8.self)

@@ -11,10 +11,10 @@ public enum HalfFloat {
     public static func f16ToFloat(_ bits: UInt16) -> Float {
         let h = UInt32(truncatingIfNeeded: bits)
         let shiftedExp: UInt32 = 0x7C00 << 13
-        var o = (h & 0x7FFF) << 13                  // exponent and mantissa moved into F32 place
+        var o = (h & 0x7FFF) << 13  // exponent and mantissa moved into F32 place
         let exp = o & shiftedExp
-        o &+= (127 - 15) << 23                       // rebias the exponent
-        let infNaN = o &+ ((128 - 16) << 23)         // exponent 31 → 255
+        o &+= (127 - 15) << 23  // rebias the exponent
+        let infNaN = o &+ ((128 - 16) << 23)  // exponent 31 → 255
         // Subnormal: add 1 to the exponent, then subtract 2^-14 to drop the implicit bit.
         let sub = Float(bitPattern: o &+ (1 << 23)) - Float(bitPattern: 113 << 23)
         let magnitude = exp == shiftedExp ? infNaN : (exp == 0 ? sub.bitPattern : o)

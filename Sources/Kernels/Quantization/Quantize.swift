@@ -13,15 +13,21 @@ public enum Quantize {
 
     /// Encodes `count` floats (a whole number of blocks) as `type` into `dst`, which must hold
     /// `type.byteCount(elements: count)` bytes. Traps on an unsupported type or a partial block.
-    public static func rows(_ type: GGMLType, from src: UnsafePointer<Float>, to dst: UnsafeMutableRawPointer, count: Int) {
+    public static func rows(
+        _ type: GGMLType, from src: UnsafePointer<Float>, to dst: UnsafeMutableRawPointer, count: Int
+    ) {
         precondition(supports(type) && count % type.blockSize == 0, "quantize: bad call for \(type) × \(count)")
         switch type {
         case .f32:
             dst.copyMemory(from: src, byteCount: count &* 4)
         case .f16:
-            for i in 0..<count { dst.storeBytes(of: HalfFloat.floatToF16(src[i]), toByteOffset: 2 &* i, as: UInt16.self) }
+            for i in 0..<count {
+                dst.storeBytes(of: HalfFloat.floatToF16(src[i]), toByteOffset: 2 &* i, as: UInt16.self)
+            }
         case .bf16:
-            for i in 0..<count { dst.storeBytes(of: HalfFloat.floatToBF16(src[i]), toByteOffset: 2 &* i, as: UInt16.self) }
+            for i in 0..<count {
+                dst.storeBytes(of: HalfFloat.floatToBF16(src[i]), toByteOffset: 2 &* i, as: UInt16.self)
+            }
         case .q8_0:
             for b in 0..<(count / 32) { q8_0Block(src + 32 &* b, dst + b &* type.bytesPerBlock) }
         case .q4_0:

@@ -21,7 +21,8 @@ public struct ByteCursor {
     /// Throws `.truncated` unless `count` more bytes remain.
     public func need(_ count: Int, _ field: @autoclosure () -> String) throws(ModelFileError) {
         guard count >= 0, count <= remaining else {
-            throw ModelFileError(.truncated, file: file,
+            throw ModelFileError(
+                .truncated, file: file,
                 "truncated at offset \(offset) reading \(field()): need \(count) bytes, \(remaining) remain")
         }
     }
@@ -34,14 +35,16 @@ public struct ByteCursor {
     /// Moves to an absolute offset within the buffer (for alignment padding).
     public mutating func seek(to newOffset: Int, _ field: @autoclosure () -> String) throws(ModelFileError) {
         guard newOffset >= 0, newOffset <= bytes.count else {
-            throw ModelFileError(.truncated, file: file,
+            throw ModelFileError(
+                .truncated, file: file,
                 "truncated: \(field()) at offset \(newOffset) lies past the end (\(bytes.count) bytes)")
         }
         offset = newOffset
     }
 
     @inline(__always)
-    mutating func load<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws(ModelFileError) -> T {
+    mutating func load<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws(ModelFileError) -> T
+    {
         let size = MemoryLayout<T>.size
         try need(size, field())
         let v = bytes.baseAddress!.loadUnaligned(fromByteOffset: offset, as: T.self)
@@ -49,14 +52,30 @@ public struct ByteCursor {
         return T(littleEndian: v)
     }
 
-    public mutating func u8(_ field: @autoclosure () -> String) throws(ModelFileError) -> UInt8 { try load(UInt8.self, field()) }
-    public mutating func i8(_ field: @autoclosure () -> String) throws(ModelFileError) -> Int8 { try load(Int8.self, field()) }
-    public mutating func u16(_ field: @autoclosure () -> String) throws(ModelFileError) -> UInt16 { try load(UInt16.self, field()) }
-    public mutating func i16(_ field: @autoclosure () -> String) throws(ModelFileError) -> Int16 { try load(Int16.self, field()) }
-    public mutating func u32(_ field: @autoclosure () -> String) throws(ModelFileError) -> UInt32 { try load(UInt32.self, field()) }
-    public mutating func i32(_ field: @autoclosure () -> String) throws(ModelFileError) -> Int32 { try load(Int32.self, field()) }
-    public mutating func u64(_ field: @autoclosure () -> String) throws(ModelFileError) -> UInt64 { try load(UInt64.self, field()) }
-    public mutating func i64(_ field: @autoclosure () -> String) throws(ModelFileError) -> Int64 { try load(Int64.self, field()) }
+    public mutating func u8(_ field: @autoclosure () -> String) throws(ModelFileError) -> UInt8 {
+        try load(UInt8.self, field())
+    }
+    public mutating func i8(_ field: @autoclosure () -> String) throws(ModelFileError) -> Int8 {
+        try load(Int8.self, field())
+    }
+    public mutating func u16(_ field: @autoclosure () -> String) throws(ModelFileError) -> UInt16 {
+        try load(UInt16.self, field())
+    }
+    public mutating func i16(_ field: @autoclosure () -> String) throws(ModelFileError) -> Int16 {
+        try load(Int16.self, field())
+    }
+    public mutating func u32(_ field: @autoclosure () -> String) throws(ModelFileError) -> UInt32 {
+        try load(UInt32.self, field())
+    }
+    public mutating func i32(_ field: @autoclosure () -> String) throws(ModelFileError) -> Int32 {
+        try load(Int32.self, field())
+    }
+    public mutating func u64(_ field: @autoclosure () -> String) throws(ModelFileError) -> UInt64 {
+        try load(UInt64.self, field())
+    }
+    public mutating func i64(_ field: @autoclosure () -> String) throws(ModelFileError) -> Int64 {
+        try load(Int64.self, field())
+    }
     public mutating func f32(_ field: @autoclosure () -> String) throws(ModelFileError) -> Float {
         Float(bitPattern: try load(UInt32.self, field()))
     }
@@ -70,14 +89,17 @@ public struct ByteCursor {
         let at = offset
         let n = try u64(field())
         guard n <= UInt64(max(limit, 0)) else {
-            throw ModelFileError(.truncated, file: file,
+            throw ModelFileError(
+                .truncated, file: file,
                 "\(field()) at offset \(at) is \(n), but only \(remaining) bytes remain (at most \(limit) fit)")
         }
         return Int(n)
     }
 
     /// `count` raw bytes as a view into the buffer (no copy).
-    public mutating func slice(_ count: Int, _ field: @autoclosure () -> String) throws(ModelFileError) -> UnsafeRawBufferPointer {
+    public mutating func slice(_ count: Int, _ field: @autoclosure () -> String) throws(ModelFileError)
+        -> UnsafeRawBufferPointer
+    {
         try need(count, field())
         let s = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
         offset += count
@@ -89,7 +111,8 @@ public struct ByteCursor {
         let at = offset
         let n = try u64(field())
         guard n <= UInt64(remaining) else {
-            throw ModelFileError(.truncated, file: file,
+            throw ModelFileError(
+                .truncated, file: file,
                 "\(field()) at offset \(at) has length \(n), but only \(remaining) bytes remain")
         }
         let s = try slice(Int(n), field())

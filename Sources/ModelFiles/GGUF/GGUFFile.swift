@@ -45,7 +45,8 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
         // Stage 1: header.
         let magicBytes = try c.slice(4, "magic")
         guard magicBytes.elementsEqual("GGUF".utf8) else {
-            let shown = String(decoding: magicBytes.map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+            let shown = String(
+                decoding: magicBytes.map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
             throw ModelFileError(.badMagic, file: file, "invalid magic '\(shown)', expected 'GGUF'")
         }
         let version = try c.u32("version")
@@ -56,7 +57,8 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
             } else if version.byteSwapped <= 3 {
                 hint = " (this looks like a big-endian GGUF file, which is not supported)"
             }
-            throw ModelFileError(.unsupportedVersion, file: file,
+            throw ModelFileError(
+                .unsupportedVersion, file: file,
                 "GGUF version \(version) is not supported, expected 2 or 3\(hint)")
         }
         self.version = version
@@ -83,7 +85,8 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
         var alignment = Self.defaultAlignment
         if let a = metadata["general.alignment"] {
             guard let n = a.intValue, n > 0, n & (n - 1) == 0 else {
-                throw ModelFileError(.badValue, file: file,
+                throw ModelFileError(
+                    .badValue, file: file,
                     "general.alignment must be a positive power of two, found \(a)")
             }
             alignment = n
@@ -91,7 +94,13 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
         self.alignment = alignment
 
         // Stage 3: tensor infos (offsets still relative to the data section).
-        struct Pending { let name: String; let shape: [Int]; let type: GGMLType; let offset: UInt64; let bytes: Int }
+        struct Pending {
+            let name: String
+            let shape: [Int]
+            let type: GGMLType
+            let offset: UInt64
+            let bytes: Int
+        }
         var pending = [Pending]()
         pending.reserveCapacity(tensorCount)
         var index = [String: Int](minimumCapacity: tensorCount)
@@ -99,7 +108,8 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
             let name = try c.string("name of tensor \(i)")
             let nDims = try c.u32("n_dims of tensor '\(name)'")
             guard nDims >= 1, nDims <= Self.maxDims else {
-                throw ModelFileError(.corrupt, file: file,
+                throw ModelFileError(
+                    .corrupt, file: file,
                     "tensor '\(name)' has \(nDims) dimensions, expected 1 to \(Self.maxDims)")
             }
             var ne = [Int]()
@@ -107,7 +117,8 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
             for d in 0..<Int(nDims) {
                 let v = try c.u64("dimension \(d) of tensor '\(name)'")
                 guard v > 0, v <= UInt64(Int.max) else {
-                    throw ModelFileError(.corrupt, file: file,
+                    throw ModelFileError(
+                        .corrupt, file: file,
                         "tensor '\(name)' dimension \(d) is \(v), expected a positive size")
                 }
                 let (p, overflow) = elements.multipliedReportingOverflow(by: Int(v))
@@ -119,13 +130,16 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
             }
             let rawType = try c.u32("type of tensor '\(name)'")
             guard let type = GGMLType(rawValue: rawType) else {
-                throw ModelFileError(.unsupportedType, file: file,
+                throw ModelFileError(
+                    .unsupportedType, file: file,
                     "tensor '\(name)' has unknown type number \(rawType)")
             }
             let offset = try c.u64("offset of tensor '\(name)'")
             guard ne[0] % type.blockSize == 0 else {
-                throw ModelFileError(.corrupt, file: file,
-                    "tensor '\(name)' rows have \(ne[0]) elements, not a multiple of the \(type) block size \(type.blockSize)")
+                throw ModelFileError(
+                    .corrupt, file: file,
+                    "tensor '\(name)' rows have \(ne[0]) elements, "
+                        + "not a multiple of the \(type) block size \(type.blockSize)")
             }
             guard let bytes = type.byteCount(elements: elements) else {
                 throw ModelFileError(.corrupt, file: file, "tensor '\(name)' size overflows")
@@ -145,23 +159,30 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
         infos.reserveCapacity(pending.count)
         for t in pending {
             guard t.offset % UInt64(alignment) == 0 else {
-                throw ModelFileError(.corrupt, file: file,
+                throw ModelFileError(
+                    .corrupt, file: file,
                     "tensor '\(t.name)' data offset \(t.offset) is not a multiple of the alignment \(alignment)")
             }
             let available = UInt64(max(fileSize - dataOffset, 0))
             guard t.offset <= available, UInt64(t.bytes) <= available - t.offset else {
-                throw ModelFileError(.truncated, file: file,
-                    "tensor '\(t.name)' data [\(t.offset), +\(t.bytes)) lies past the end of the file: the data section holds \(available) bytes")
+                throw ModelFileError(
+                    .truncated, file: file,
+                    "tensor '\(t.name)' data [\(t.offset), +\(t.bytes)) lies past the end of the file: "
+                        + "the data section holds \(available) bytes")
             }
-            infos.append(TensorInfo(name: t.name, shape: t.shape, type: t.type,
-                                    offset: dataOffset + Int(t.offset), byteCount: t.bytes))
+            infos.append(
+                TensorInfo(
+                    name: t.name, shape: t.shape, type: t.type,
+                    offset: dataOffset + Int(t.offset), byteCount: t.bytes))
         }
         self.tensorInfos = infos
         self.index = index
     }
 
     /// Reads one value of `rawType`; arrays may nest (up to a small depth).
-    static func readValue(_ c: inout ByteCursor, rawType: UInt32, field: String, depth: Int) throws(ModelFileError) -> GGUFValue {
+    static func readValue(_ c: inout ByteCursor, rawType: UInt32, field: String, depth: Int) throws(ModelFileError)
+        -> GGUFValue
+    {
         guard let type = GGUFValueType(rawValue: rawType) else {
             throw ModelFileError(.corrupt, file: c.file, "\(field) has unknown value type \(rawType), expected 0 to 12")
         }
@@ -188,7 +209,8 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
         let at = c.offset
         let b = try c.u8(field())
         guard b <= 1 else {
-            throw ModelFileError(.corrupt, file: c.file, "\(field()) at offset \(at) is a bool of value \(b), expected 0 or 1")
+            throw ModelFileError(
+                .corrupt, file: c.file, "\(field()) at offset \(at) is a bool of value \(b), expected 0 or 1")
         }
         return b == 1
     }
@@ -199,7 +221,8 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
         }
         let rawType = try c.u32("element type of \(field)")
         guard let type = GGUFValueType(rawValue: rawType) else {
-            throw ModelFileError(.corrupt, file: c.file, "\(field) has unknown array element type \(rawType), expected 0 to 12")
+            throw ModelFileError(
+                .corrupt, file: c.file, "\(field) has unknown array element type \(rawType), expected 0 to 12")
         }
         let n = try c.count("element count of \(field)", atMost: c.remaining / type.minimumSize)
 
@@ -208,7 +231,7 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
             return [T](unsafeUninitializedCapacity: n) { buf, count in
                 UnsafeMutableRawBufferPointer(buf).copyMemory(from: raw)
                 #if _endian(big)
-                for i in 0..<n { buf[i] = T(littleEndian: buf[i]) }
+                    for i in 0..<n { buf[i] = T(littleEndian: buf[i]) }
                 #endif
                 count = n
             }
@@ -249,8 +272,9 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
     }
 
     public func data(of tensor: TensorInfo) -> UnsafeRawBufferPointer {
-        precondition(tensor.offset >= 0 && tensor.byteCount >= 0 && tensor.offset + tensor.byteCount <= mapped.bytes.count,
-                     "tensor '\(tensor.name)' does not belong to \(path)")
+        precondition(
+            tensor.offset >= 0 && tensor.byteCount >= 0 && tensor.offset + tensor.byteCount <= mapped.bytes.count,
+            "tensor '\(tensor.name)' does not belong to \(path)")
         return UnsafeRawBufferPointer(rebasing: mapped.bytes[tensor.offset..<(tensor.offset + tensor.byteCount)])
     }
 
@@ -263,7 +287,9 @@ public final class GGUFFile: TensorStore, @unchecked Sendable {
 
     /// The value of `key`, or a `.missingKey` error naming the file and key.
     public func require(_ key: String) throws(ModelFileError) -> GGUFValue {
-        guard let v = metadata[key] else { throw ModelFileError(.missingKey, file: path, "metadata key '\(key)' not found") }
+        guard let v = metadata[key] else {
+            throw ModelFileError(.missingKey, file: path, "metadata key '\(key)' not found")
+        }
         return v
     }
 

@@ -1,7 +1,18 @@
 /// GGUF metadata value types, numbered as in the file (`enum gguf_type`).
 public enum GGUFValueType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
-    case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7
-    case string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12
+    case uint8 = 0
+    case int8 = 1
+    case uint16 = 2
+    case int16 = 3
+    case uint32 = 4
+    case int32 = 5
+    case float32 = 6
+    case bool = 7
+    case string = 8
+    case array = 9
+    case uint64 = 10
+    case int64 = 11
+    case float64 = 12
 
     /// Bytes of one value of a fixed-size type; nil for string and array.
     public var fixedSize: Int? {
@@ -17,8 +28,8 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable, CustomStringConvertib
     /// The fewest bytes one value of this type can take in a file (for bounding counts).
     public var minimumSize: Int {
         switch self {
-        case .string: return 8             // u64 length
-        case .array: return 4 + 8          // element type + count
+        case .string: return 8  // u64 length
+        case .array: return 4 + 8  // element type + count
         default: return fixedSize!
         }
     }
@@ -46,8 +57,18 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable, CustomStringConvertib
 /// types, scores) stay compact and fast to read. `array` holds nested arrays, whose element types
 /// may differ from one another.
 public enum GGUFArray: Sendable, Equatable {
-    case uint8([UInt8]), int8([Int8]), uint16([UInt16]), int16([Int16]), uint32([UInt32]), int32([Int32])
-    case float32([Float]), bool([Bool]), string([String]), uint64([UInt64]), int64([Int64]), float64([Double])
+    case uint8([UInt8])
+    case int8([Int8])
+    case uint16([UInt16])
+    case int16([Int16])
+    case uint32([UInt32])
+    case int32([Int32])
+    case float32([Float])
+    case bool([Bool])
+    case string([String])
+    case uint64([UInt64])
+    case int64([Int64])
+    case float64([Double])
     case array([GGUFArray])
 
     public var elementType: GGUFValueType {
@@ -108,10 +129,19 @@ public enum GGUFArray: Sendable, Equatable {
 
 /// One GGUF metadata value.
 public enum GGUFValue: Sendable, Equatable {
-    case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
-    case float32(Float), bool(Bool), string(String)
+    case uint8(UInt8)
+    case int8(Int8)
+    case uint16(UInt16)
+    case int16(Int16)
+    case uint32(UInt32)
+    case int32(Int32)
+    case float32(Float)
+    case bool(Bool)
+    case string(String)
     case array(GGUFArray)
-    case uint64(UInt64), int64(Int64), float64(Double)
+    case uint64(UInt64)
+    case int64(Int64)
+    case float64(Double)
 
     /// Shorthands for the common arrays.
     public static func strings(_ a: [String]) -> GGUFValue { .array(.string(a)) }

@@ -1,9 +1,9 @@
 import Kernels
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Builds a GGUF v3 file in memory (layout: see GGUFFile.swift) — metadata in insertion order,
@@ -48,11 +48,14 @@ public struct GGUFWriter: Sendable {
 
     /// Adds a tensor from its stored bytes, which must be exactly the size `shape` and `type` need.
     public mutating func addTensor(name: String, shape: [Int], type: GGMLType, bytes: [UInt8]) {
-        precondition(!shape.isEmpty && shape.count <= GGUFFile.maxDims && shape.allSatisfy { $0 > 0 },
-                     "tensor '\(name)': bad shape \(shape)")
-        precondition(shape.last! % type.blockSize == 0, "tensor '\(name)': row length not a multiple of the \(type) block")
-        precondition(type.byteCount(elements: shape.reduce(1, *)) == bytes.count,
-                     "tensor '\(name)': \(bytes.count) bytes do not fit \(shape) × \(type)")
+        precondition(
+            !shape.isEmpty && shape.count <= GGUFFile.maxDims && shape.allSatisfy { $0 > 0 },
+            "tensor '\(name)': bad shape \(shape)")
+        precondition(
+            shape.last! % type.blockSize == 0, "tensor '\(name)': row length not a multiple of the \(type) block")
+        precondition(
+            type.byteCount(elements: shape.reduce(1, *)) == bytes.count,
+            "tensor '\(name)': \(bytes.count) bytes do not fit \(shape) × \(type)")
         precondition(!tensors.contains { $0.name == name }, "tensor '\(name)' added twice")
         tensors.append(Tensor(name: name, shape: shape, type: type, bytes: bytes))
     }
@@ -70,7 +73,10 @@ public struct GGUFWriter: Sendable {
         func pad() { while out.count % align != 0 { out.append(0) } }
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        func str(_ s: String) { u64(UInt64(s.utf8.count)); out.append(contentsOf: s.utf8) }
+        func str(_ s: String) {
+            u64(UInt64(s.utf8.count))
+            out.append(contentsOf: s.utf8)
+        }
 
         out.append(contentsOf: "GGUF".utf8)
         u32(Self.version)
@@ -86,7 +92,7 @@ public struct GGUFWriter: Sendable {
         for t in tensors {
             str(t.name)
             u32(UInt32(t.shape.count))
-            for d in t.shape.reversed() { u64(UInt64(d)) }       // GGUF: innermost first
+            for d in t.shape.reversed() { u64(UInt64(d)) }  // GGUF: innermost first
             u32(t.type.rawValue)
             u64(UInt64(offset))
             offset += (t.bytes.count + align - 1) / align * align
@@ -126,7 +132,9 @@ public struct GGUFWriter: Sendable {
         case .float32(let v): le(v.bitPattern)
         case .float64(let v): le(v.bitPattern)
         case .bool(let v): le(UInt8(v ? 1 : 0))
-        case .string(let s): le(UInt64(s.utf8.count)); out.append(contentsOf: s.utf8)
+        case .string(let s):
+            le(UInt64(s.utf8.count))
+            out.append(contentsOf: s.utf8)
         case .array(let a): append(a, to: &out)
         }
     }
@@ -147,7 +155,11 @@ public struct GGUFWriter: Sendable {
         case .float32(let a): a.forEach { le($0.bitPattern) }
         case .float64(let a): a.forEach { le($0.bitPattern) }
         case .bool(let a): a.forEach { le(UInt8($0 ? 1 : 0)) }
-        case .string(let a): a.forEach { le(UInt64($0.utf8.count)); out.append(contentsOf: $0.utf8) }
+        case .string(let a):
+            a.forEach {
+                le(UInt64($0.utf8.count))
+                out.append(contentsOf: $0.utf8)
+            }
         case .array(let a): a.forEach { append($0, to: &out) }
         }
     }

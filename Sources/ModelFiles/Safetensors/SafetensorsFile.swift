@@ -59,8 +59,11 @@ public final class SafetensorsFile: TensorStore, @unchecked Sendable {
         }
         let headerLength = Int(rawLength)
         guard headerLength <= bytes.count - 8 else {
-            throw fail(.truncated,
-                "header length \(headerLength) runs past the end of the file (\(bytes.count - 8) bytes follow the length field)")
+            throw fail(
+                .truncated,
+                "header length \(headerLength) runs past the end of the file "
+                    + "(\(bytes.count - 8) bytes follow the length field)"
+            )
         }
         let dataStart = 8 + headerLength
         let dataSize = bytes.count - dataStart
@@ -89,11 +92,13 @@ public final class SafetensorsFile: TensorStore, @unchecked Sendable {
             let value = root[name]!
             if name == "__metadata__" {
                 guard let object = value as? [String: Any] else {
-                    throw fail(.badValue, "'__metadata__' is not a JSON object of strings: found \(Self.describe(value))")
+                    throw fail(
+                        .badValue, "'__metadata__' is not a JSON object of strings: found \(Self.describe(value))")
                 }
                 for (key, item) in object {
                     guard let string = item as? String else {
-                        throw fail(.badValue, "'__metadata__' key '\(key)': expected a string, found \(Self.describe(item))")
+                        throw fail(
+                            .badValue, "'__metadata__' key '\(key)': expected a string, found \(Self.describe(item))")
                     }
                     metadata[key] = string
                 }
@@ -107,9 +112,12 @@ public final class SafetensorsFile: TensorStore, @unchecked Sendable {
         var previous: TensorInfo? = nil
         for info in infos where info.byteCount > 0 {
             if let p = previous, p.offset + p.byteCount > info.offset {
-                throw fail(.corrupt,
-                    "tensors '\(p.name)' (data_offsets [\(p.offset - dataStart), \(p.offset - dataStart + p.byteCount)]) "
-                        + "and '\(info.name)' (data_offsets [\(info.offset - dataStart), \(info.offset - dataStart + info.byteCount)]) overlap")
+                let (pBegin, begin) = (p.offset - dataStart, info.offset - dataStart)
+                throw fail(
+                    .corrupt,
+                    "tensors '\(p.name)' (data_offsets [\(pBegin), \(pBegin + p.byteCount)]) and '\(info.name)' "
+                        + "(data_offsets [\(begin), \(begin + info.byteCount)]) overlap"
+                )
             }
             previous = info
         }
@@ -129,8 +137,9 @@ public final class SafetensorsFile: TensorStore, @unchecked Sendable {
     }
 
     public func data(of tensor: TensorInfo) -> UnsafeRawBufferPointer {
-        precondition(tensor.offset >= dataSectionOffset && tensor.byteCount >= 0
-            && tensor.offset + tensor.byteCount <= file.bytes.count,
+        precondition(
+            tensor.offset >= dataSectionOffset && tensor.byteCount >= 0
+                && tensor.offset + tensor.byteCount <= file.bytes.count,
             "tensor '\(tensor.name)' does not belong to \(path)")
         return UnsafeRawBufferPointer(rebasing: file.bytes[tensor.offset..<(tensor.offset + tensor.byteCount)])
     }
@@ -168,7 +177,8 @@ public final class SafetensorsFile: TensorStore, @unchecked Sendable {
         }
         guard let type = Self.ggmlType(dtype: dtype) else {
             if otherKnownDTypes.contains(dtype) {
-                throw fail(.unsupportedType,
+                throw fail(
+                    .unsupportedType,
                     "tensor '\(name)' has dtype \(dtype); this reader takes F32, F16 and BF16 tensors only")
             }
             throw fail(.unsupportedType, "tensor '\(name)' has unknown dtype '\(dtype)' (expected F32, F16 or BF16)")
@@ -176,13 +186,16 @@ public final class SafetensorsFile: TensorStore, @unchecked Sendable {
 
         guard let shapeValue = fields["shape"] else { throw fail(.missingKey, "tensor '\(name)': no 'shape'") }
         guard let shapeItems = shapeValue as? [Any] else {
-            throw fail(.badValue, "tensor '\(name)': 'shape' should be an array of integers, found \(describe(shapeValue))")
+            throw fail(
+                .badValue, "tensor '\(name)': 'shape' should be an array of integers, found \(describe(shapeValue))")
         }
         var shape: [Int] = []
         shape.reserveCapacity(shapeItems.count)
         for (axis, item) in shapeItems.enumerated() {
             guard let dim = nonNegativeInt(item) else {
-                throw fail(.badValue, "tensor '\(name)': shape[\(axis)] should be a non-negative integer, found \(describe(item))")
+                throw fail(
+                    .badValue,
+                    "tensor '\(name)': shape[\(axis)] should be a non-negative integer, found \(describe(item))")
             }
             shape.append(dim)
         }
@@ -193,14 +206,18 @@ public final class SafetensorsFile: TensorStore, @unchecked Sendable {
         guard let offsetItems = offsetsValue as? [Any], offsetItems.count == 2,
             let begin = nonNegativeInt(offsetItems[0]), let end = nonNegativeInt(offsetItems[1])
         else {
-            throw fail(.badValue,
-                "tensor '\(name)': 'data_offsets' should be [begin, end] with non-negative integers, found \(describe(offsetsValue))")
+            throw fail(
+                .badValue,
+                "tensor '\(name)': 'data_offsets' should be [begin, end] with non-negative integers, "
+                    + "found \(describe(offsetsValue))"
+            )
         }
         guard begin <= end else {
             throw fail(.corrupt, "tensor '\(name)': data_offsets [\(begin), \(end)] end before they begin")
         }
         guard end <= dataSize else {
-            throw fail(.truncated,
+            throw fail(
+                .truncated,
                 "tensor '\(name)': data_offsets [\(begin), \(end)] run past the data section (\(dataSize) bytes)")
         }
 
@@ -216,8 +233,11 @@ public final class SafetensorsFile: TensorStore, @unchecked Sendable {
             throw fail(.corrupt, "tensor '\(name)': shape \(shape) of \(dtype) is too large to address")
         }
         guard end - begin == expected else {
-            throw fail(.corrupt,
-                "tensor '\(name)': shape \(shape) of \(dtype) needs \(expected) bytes, data_offsets [\(begin), \(end)] hold \(end - begin)")
+            throw fail(
+                .corrupt,
+                "tensor '\(name)': shape \(shape) of \(dtype) needs \(expected) bytes, "
+                    + "data_offsets [\(begin), \(end)] hold \(end - begin)"
+            )
         }
         return TensorInfo(name: name, shape: shape, type: type, offset: dataStart + begin, byteCount: expected)
     }

@@ -36,7 +36,8 @@ public struct SafetensorsWriter: Sendable {
             precondition(!o, "safetensors: shape \(shape) overflows for '\(name)'")
             return p
         }
-        precondition(count == floats.count,
+        precondition(
+            count == floats.count,
             "safetensors: tensor '\(name)' shape \(shape) needs \(count) values, got \(floats.count)")
         entries.append(Entry(name: name, shape: shape, type: type, bytes: Self.encode(floats, as: type)))
     }
@@ -47,22 +48,26 @@ public struct SafetensorsWriter: Sendable {
         // first, so no gaps are needed for alignment), then by name.
         func rank(_ type: GGMLType) -> Int { type == .f32 ? 0 : type == .bf16 ? 1 : 2 }
         let layout = entries.sorted { a, b in
-            rank(a.type) != rank(b.type) ? rank(a.type) < rank(b.type) : a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
+            rank(a.type) != rank(b.type)
+                ? rank(a.type) < rank(b.type) : a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
         }
 
         var fields: [String] = []
         if !metadata.isEmpty {
             let keys = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            fields.append("\"__metadata__\":{"
-                + keys.map { Self.jsonString($0) + ":" + Self.jsonString(metadata[$0]!) }.joined(separator: ",") + "}")
+            fields.append(
+                "\"__metadata__\":{"
+                    + keys.map { Self.jsonString($0) + ":" + Self.jsonString(metadata[$0]!) }.joined(separator: ",")
+                    + "}")
         }
         var dataSize = 0
         for entry in layout {
             let begin = dataSize
             dataSize += entry.bytes.count
-            fields.append(Self.jsonString(entry.name) + ":{\"dtype\":\"" + SafetensorsFile.dtypeName(of: entry.type)!
-                + "\",\"shape\":[" + entry.shape.map(String.init).joined(separator: ",")
-                + "],\"data_offsets\":[\(begin),\(dataSize)]}")
+            fields.append(
+                Self.jsonString(entry.name) + ":{\"dtype\":\"" + SafetensorsFile.dtypeName(of: entry.type)!
+                    + "\",\"shape\":[" + entry.shape.map(String.init).joined(separator: ",")
+                    + "],\"data_offsets\":[\(begin),\(dataSize)]}")
         }
         var header = Array(("{" + fields.joined(separator: ",") + "}").utf8)
         while header.count % 8 != 0 { header.append(UInt8(ascii: " ")) }
