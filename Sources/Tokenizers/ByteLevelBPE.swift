@@ -56,7 +56,8 @@ struct ByteLevelBPEModel: Sendable {
     }
 
     /// Appends the tokens of one raw-text fragment.
-    func tokenize(_ fragment: ArraySlice<UInt8>, into output: inout [Int32], cache: inout [ArraySlice<UInt8>: [Int32]]) {
+    func tokenize(_ fragment: ArraySlice<UInt8>, into output: inout [Int32], cache: inout [ArraySlice<UInt8>: [Int32]])
+    {
         // scalars and the byte offset where each starts
         var scalars: [UInt32] = []
         var offsets: [Int] = []

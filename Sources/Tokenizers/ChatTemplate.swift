@@ -68,7 +68,8 @@ public struct ChatTemplate: Sendable, Equatable {
     public init(template: String?, bosToken: String? = nil, eosToken: String? = nil) throws {
         guard let template, !template.isEmpty else {
             throw ChatTemplateError(
-                "chat template: the model file has no tokenizer.chat_template; pass a template or use the Alpaca format")
+                "chat template: the model file has no tokenizer.chat_template; pass a template or use the Alpaca format"
+            )
         }
         if template.contains("<|im_start|>") {
             self.init(

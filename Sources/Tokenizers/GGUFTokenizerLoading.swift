@@ -31,23 +31,29 @@ extension TokenizerData {
         }
 
         guard let model = try string("tokenizer.ggml.model") else {
-            throw TokenizerError(.missingKey, source: source, "tokenizer.ggml.model: missing; the file has no tokenizer")
+            throw TokenizerError(
+                .missingKey, source: source, "tokenizer.ggml.model: missing; the file has no tokenizer")
         }
         guard let tokens = try strings("tokenizer.ggml.tokens") else {
             throw TokenizerError(.missingKey, source: source, "tokenizer.ggml.tokens: missing")
         }
         let merges = try strings("tokenizer.ggml.merges")
         if model == "gpt2" && merges == nil {
-            throw TokenizerError(.missingKey, source: source, "tokenizer.ggml.merges: missing; byte-level BPE needs merges")
+            throw TokenizerError(
+                .missingKey, source: source, "tokenizer.ggml.merges: missing; byte-level BPE needs merges")
         }
         var scores: [Float]?
         if let value = file.metadata["tokenizer.ggml.scores"] {
-            guard let v = value.floatArray else { throw wrongType("tokenizer.ggml.scores", expected: "ARRAY of FLOAT32", value) }
+            guard let v = value.floatArray else {
+                throw wrongType("tokenizer.ggml.scores", expected: "ARRAY of FLOAT32", value)
+            }
             scores = v
         }
         var types: [Int]?
         if let value = file.metadata["tokenizer.ggml.token_type"] {
-            guard let v = value.intArray else { throw wrongType("tokenizer.ggml.token_type", expected: "ARRAY of INT32", value) }
+            guard let v = value.intArray else {
+                throw wrongType("tokenizer.ggml.token_type", expected: "ARRAY of INT32", value)
+            }
             types = v
         }
         self.init(

@@ -91,26 +91,34 @@ struct PreTokenizer: Sendable, Equatable {
         switch name {
         case "default":
             return PreTokenizer(
-                name: name, stages: [.isolatePunctuationRuns(backtick: false), .gpt2, .isolateNumberRuns, .asciiDigitTriples],
+                name: name,
+                stages: [.isolatePunctuationRuns(backtick: false), .gpt2, .isolateNumberRuns, .asciiDigitTriples],
                 ignoreMerges: false, defaultAddBOS: false, cleanSpaces: true)
         case "smollm", "command-r":
             return PreTokenizer(
-                name: name, stages: [.isolateNumbers, .gpt2], ignoreMerges: false, defaultAddBOS: false, cleanSpaces: false)
+                name: name, stages: [.isolateNumbers, .gpt2], ignoreMerges: false, defaultAddBOS: false,
+                cleanSpaces: false)
         case "starcoder", "refact", "codeshell":
             return PreTokenizer(
-                name: name, stages: [.isolateNumbers, .gpt2], ignoreMerges: false, defaultAddBOS: false, cleanSpaces: true)
+                name: name, stages: [.isolateNumbers, .gpt2], ignoreMerges: false, defaultAddBOS: false,
+                cleanSpaces: true)
         case "gpt-2", "phi-2", "mpt", "olmo", "jais":
-            return PreTokenizer(name: name, stages: [.gpt2], ignoreMerges: false, defaultAddBOS: false, cleanSpaces: true)
+            return PreTokenizer(
+                name: name, stages: [.gpt2], ignoreMerges: false, defaultAddBOS: false, cleanSpaces: true)
         case "llama3", "llama-v3", "llama-bpe", "falcon3":
-            return PreTokenizer(name: name, stages: [llama3], ignoreMerges: true, defaultAddBOS: true, cleanSpaces: true)
+            return PreTokenizer(
+                name: name, stages: [llama3], ignoreMerges: true, defaultAddBOS: true, cleanSpaces: true)
         case "dbrx", "smaug-bpe":
-            return PreTokenizer(name: name, stages: [llama3], ignoreMerges: false, defaultAddBOS: false, cleanSpaces: true)
+            return PreTokenizer(
+                name: name, stages: [llama3], ignoreMerges: false, defaultAddBOS: false, cleanSpaces: true)
         case "qwen2", "deepseek-r1-qwen":
             return PreTokenizer(
-                name: name, stages: [.llama3(maxDigits: 1)], ignoreMerges: false, defaultAddBOS: false, cleanSpaces: false)
+                name: name, stages: [.llama3(maxDigits: 1)], ignoreMerges: false, defaultAddBOS: false,
+                cleanSpaces: false)
         case "stablelm2":
             return PreTokenizer(
-                name: name, stages: [.llama3(maxDigits: 1)], ignoreMerges: false, defaultAddBOS: false, cleanSpaces: true)
+                name: name, stages: [.llama3(maxDigits: 1)], ignoreMerges: false, defaultAddBOS: false,
+                cleanSpaces: true)
         case "falcon":
             return PreTokenizer(
                 name: name, stages: [.isolatePunctuationRuns(backtick: true), .gpt2, .asciiDigitTriples],
@@ -239,19 +247,28 @@ struct PreTokenizer: Sendable, Equatable {
             var f2 = c == 0x20 ? flags(pos + 1) : fl
             if f2 & ScalarFlags.letter != 0 {
                 if c == 0x20 { pos += 1 }
-                while f2 & ScalarFlags.letter != 0 { pos += 1; f2 = flags(pos) }
+                while f2 & ScalarFlags.letter != 0 {
+                    pos += 1
+                    f2 = flags(pos)
+                }
                 add(pos)
                 continue
             }
             if f2 & ScalarFlags.number != 0 {
                 if c == 0x20 { pos += 1 }
-                while f2 & ScalarFlags.number != 0 { pos += 1; f2 = flags(pos) }
+                while f2 & ScalarFlags.number != 0 {
+                    pos += 1
+                    f2 = flags(pos)
+                }
                 add(pos)
                 continue
             }
             if !isLNW(f2) && f2 != 0 {
                 if c == 0x20 { pos += 1 }
-                while !isLNW(f2) && f2 != 0 { pos += 1; f2 = flags(pos) }
+                while !isLNW(f2) && f2 != 0 {
+                    pos += 1
+                    f2 = flags(pos)
+                }
                 add(pos)
                 continue
             }
@@ -334,9 +351,15 @@ struct PreTokenizer: Sendable, Equatable {
             var f2 = c == 0x20 ? flags(pos + 1) : fl
             if !isLNW(f2) && fl != 0 {
                 if c == 0x20 { pos += 1 }
-                while !isLNW(f2) && f2 != 0 { pos += 1; f2 = flags(pos) }
+                while !isLNW(f2) && f2 != 0 {
+                    pos += 1
+                    f2 = flags(pos)
+                }
                 var c2 = cpt(pos)
-                while c2 == 0x0D || c2 == 0x0A { pos += 1; c2 = cpt(pos) }
+                while c2 == 0x0D || c2 == 0x0A {
+                    pos += 1
+                    c2 = cpt(pos)
+                }
                 add(pos)
                 continue
             }

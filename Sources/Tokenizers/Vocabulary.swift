@@ -100,7 +100,10 @@ struct ByteKeyTable: Sendable {
                     var equal = true
                     var i = 0
                     while i < length {
-                        if all[start + i] != key[i] { equal = false; break }
+                        if all[start + i] != key[i] {
+                            equal = false
+                            break
+                        }
                         i += 1
                     }
                     if equal { return values[index] }
@@ -153,7 +156,8 @@ final class Vocabulary: Sendable {
         let n = data.tokens.count
         let source = data.source
         guard n > 0 else {
-            throw TokenizerError(.badVocabulary, source: source, "tokenizer.ggml.tokens: expected at least 1 token, found 0")
+            throw TokenizerError(
+                .badVocabulary, source: source, "tokenizer.ggml.tokens: expected at least 1 token, found 0")
         }
         guard n < Int(Int32.max) else {
             throw TokenizerError(.badVocabulary, source: source, "tokenizer.ggml.tokens: \(n) tokens is too many")
@@ -180,7 +184,8 @@ final class Vocabulary: Sendable {
             if let first = table.insert(bytes, value: Int32(i)) {
                 throw TokenizerError(
                     .badVocabulary, source: source,
-                    "tokenizer.ggml.tokens: token \(i) \(String(reflecting: token)) repeats token \(first); texts must be unique")
+                    "tokenizer.ggml.tokens: token \(i) \(String(reflecting: token)) repeats token \(first); texts must be unique"
+                )
             }
             texts.append(bytes)
         }

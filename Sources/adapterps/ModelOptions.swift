@@ -16,13 +16,18 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "How frozen weights are held: resident (F32 in memory) or streaming (stored type, one block dequantized at a time). Default: resident when it fits in 3 GiB.")
     var weights: String?
 
-    var modelPath: String {
-        model ?? ProcessInfo.processInfo.environment["ADAPTERPS_MODEL"] ?? "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    var modelPath: String { resolvedPath(fileDefaults: [:]) }
+
+    /// --model, else the config file's `model`, else $ADAPTERPS_MODEL, else the default model.
+    func resolvedPath(fileDefaults: [String: Any]) -> String {
+        model ?? fileDefaults["model"] as? String ?? ProcessInfo.processInfo.environment["ADAPTERPS_MODEL"]
+            ?? "models/SmolLM2-135M-Instruct.Q4_1.gguf"
     }
 
     /// Loads the model and, for GGUF files, the tokenizer stored in it.
-    func load() throws -> (LlamaModel, (any Tokenizer)?) {
-        Matmul.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    func load(fileDefaults: [String: Any] = [:]) throws -> (LlamaModel, (any Tokenizer)?) {
+        Matmul.setThreads(threads ?? fileDefaults["threads"] as? Int ?? ProcessInfo.processInfo.activeProcessorCount)
+        let modelPath = resolvedPath(fileDefaults: fileDefaults)
         var residency: WeightResidency?
         if let w = weights {
             guard let r = WeightResidency(rawValue: w) else {

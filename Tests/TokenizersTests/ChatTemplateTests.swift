@@ -21,7 +21,8 @@ final class ChatTemplateTests: XCTestCase {
                 + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
         XCTAssertEqual(
             t.render([.system("Be brief."), .user("Hi"), .assistant("Hello!")], addGenerationPrompt: false),
-            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n")
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n"
+        )
         XCTAssertEqual(t.render([], addGenerationPrompt: true), "<|im_start|>assistant\n")
     }
 
@@ -49,7 +50,8 @@ final class ChatTemplateTests: XCTestCase {
 
     func testLlama2AndLlama3() throws {
         let llama2 = try ChatTemplate(
-            template: "{% if messages[0]['role'] == 'system' %}...{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}")
+            template:
+                "{% if messages[0]['role'] == 'system' %}...{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}")
         XCTAssertEqual(llama2.family, .llama2)
         XCTAssertTrue(llama2.startsWithBOS)
         XCTAssertEqual(

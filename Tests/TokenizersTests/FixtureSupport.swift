@@ -66,7 +66,9 @@ func bytes(hex: String) -> [UInt8] {
 }
 
 /// Compares a tokenizer with llama.cpp's golden file; every failure names the case.
-func checkAgainstGolden(_ tokenizer: any Tokenizer, _ golden: GoldenFile, file: StaticString = #filePath, line: UInt = #line) {
+func checkAgainstGolden(
+    _ tokenizer: any Tokenizer, _ golden: GoldenFile, file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(tokenizer.vocabSize, golden.n_vocab, "vocab size", file: file, line: line)
     XCTAssertEqual(tokenizer.bosID, golden.bos, "BOS", file: file, line: line)
     XCTAssertEqual(tokenizer.eosID, golden.eos, "EOS", file: file, line: line)
@@ -81,7 +83,9 @@ func checkAgainstGolden(_ tokenizer: any Tokenizer, _ golden: GoldenFile, file: 
         if tokenizer.tokenBytes(id) != bytes(hex: hex) {
             pieceMismatches += 1
             if pieceMismatches <= 5 {
-                XCTFail("token \(id): piece \(tokenizer.tokenBytes(id)) != llama.cpp \(bytes(hex: hex))", file: file, line: line)
+                XCTFail(
+                    "token \(id): piece \(tokenizer.tokenBytes(id)) != llama.cpp \(bytes(hex: hex))", file: file,
+                    line: line)
             }
         }
         let attr = golden.attrs[key]!
@@ -92,11 +96,14 @@ func checkAgainstGolden(_ tokenizer: any Tokenizer, _ golden: GoldenFile, file: 
 
     var failures = 0
     for c in golden.cases {
-        let label = "\(String(reflecting: String(c.text.prefix(60)))) addSpecial=\(c.add_special) parseSpecial=\(c.parse_special)"
+        let label =
+            "\(String(reflecting: String(c.text.prefix(60)))) addSpecial=\(c.add_special) parseSpecial=\(c.parse_special)"
         let ids = tokenizer.encode(c.text, addSpecial: c.add_special, parseSpecial: c.parse_special)
         if ids != c.ids {
             failures += 1
-            let firstDiff = zip(ids, c.ids).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(ids.count, c.ids.count)
+            let firstDiff =
+                zip(ids, c.ids).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                ?? min(ids.count, c.ids.count)
             XCTFail(
                 "\(label): ids differ from llama.cpp at index \(firstDiff): ours \(Array(ids.prefix(firstDiff + 4).suffix(8))) "
                     + "llama.cpp \(Array(c.ids.prefix(firstDiff + 4).suffix(8))) (counts \(ids.count) vs \(c.ids.count))",
@@ -108,5 +115,6 @@ func checkAgainstGolden(_ tokenizer: any Tokenizer, _ golden: GoldenFile, file: 
         XCTAssertEqual(detokSkip, bytes(hex: c.detok_skip_hex), "\(label): decode(skipSpecial)", file: file, line: line)
         XCTAssertEqual(tokenizer.decode(c.ids, skipSpecial: false), String(decoding: detok, as: UTF8.self))
     }
-    XCTAssertEqual(failures, 0, "cases whose ids differ from llama.cpp (of \(golden.cases.count))", file: file, line: line)
+    XCTAssertEqual(
+        failures, 0, "cases whose ids differ from llama.cpp (of \(golden.cases.count))", file: file, line: line)
 }

@@ -60,13 +60,16 @@ final class GoldenTokenizerTests: XCTestCase {
     }
 
     func testTinySentencePieceRoundTripsAndByteFallback() throws {
-        let tokenizer = try TokenizerLoader.load(ggufPath: TestPaths.fixtures.appendingPathComponent("tiny-spm.gguf").path)
+        let tokenizer = try TokenizerLoader.load(
+            ggufPath: TestPaths.fixtures.appendingPathComponent("tiny-spm.gguf").path)
         for text in ["Hello world", "中文 and 日本語", "emoji 😀 and 👨‍👩‍👧", "tabs\tand\nnewlines", "  spaced  "] {
             let ids = tokenizer.encode(text, addSpecial: false)
             XCTAssertEqual(tokenizer.decode(ids), text)
             let withBOS = tokenizer.encode(text)
             XCTAssertEqual(withBOS.first, tokenizer.bosID)
-            XCTAssertEqual(tokenizer.decode(withBOS, skipSpecial: true), " " + text, "llama.cpp keeps the space after a removed BOS")
+            XCTAssertEqual(
+                tokenizer.decode(withBOS, skipSpecial: true), " " + text,
+                "llama.cpp keeps the space after a removed BOS")
         }
         // "日" has no piece: three <0xNN> byte tokens
         let ids = tokenizer.encode("日", addSpecial: false)

@@ -9,12 +9,19 @@ final class TokenizerBehaviourTests: XCTestCase {
         var next: UInt32 = 256
         return (0..<256).map { b -> String in
             let printable = (0x21...0x7E).contains(b) || (0xA1...0xAC).contains(b) || (0xAE...0xFF).contains(b)
-            let value = printable ? UInt32(b) : { defer { next += 1 }; return next }()
+            let value =
+                printable
+                ? UInt32(b)
+                : {
+                    defer { next += 1 }
+                    return next
+                }()
             return String(Character(Unicode.Scalar(value)!))
         }
     }()
 
-    func byteLevel(pre: String, merges: [String], specials: [String] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]) throws
+    func byteLevel(pre: String, merges: [String], specials: [String] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"])
+        throws
         -> any Tokenizer
     {
         var tokens = specials + TokenizerBehaviourTests.alphabet
@@ -24,7 +31,9 @@ final class TokenizerBehaviourTests: XCTestCase {
         }
         let types = tokens.indices.map { $0 < specials.count ? 3 : 1 }
         return try TokenizerLoader.load(
-            TokenizerData(model: "gpt2", preTokenizer: pre, tokens: tokens, tokenTypes: types, merges: merges, bosID: 0, eosID: 0))
+            TokenizerData(
+                model: "gpt2", preTokenizer: pre, tokens: tokens, tokenTypes: types, merges: merges, bosID: 0, eosID: 0)
+        )
     }
 
     func testSmolLMSplitsEveryDigit() throws {
@@ -49,7 +58,8 @@ final class TokenizerBehaviourTests: XCTestCase {
 
     func testSpecialTokensParsedOnlyWhenAsked() throws {
         let t = try byteLevel(pre: "smollm", merges: [])
-        XCTAssertEqual(t.encode("x<|im_end|>y", addSpecial: false, parseSpecial: true), [t.tokenID("x")!, 2, t.tokenID("y")!])
+        XCTAssertEqual(
+            t.encode("x<|im_end|>y", addSpecial: false, parseSpecial: true), [t.tokenID("x")!, 2, t.tokenID("y")!])
         let plain = t.encode("x<|im_end|>y", addSpecial: false, parseSpecial: false)
         XCTAssertFalse(plain.contains(2))
         XCTAssertEqual(t.decode(plain), "x<|im_end|>y")
@@ -70,7 +80,9 @@ final class TokenizerBehaviourTests: XCTestCase {
         }
         let tokens = TokenizerBehaviourTests.alphabet
         XCTAssertEqual(kind(TokenizerData(model: "bert", tokens: tokens)), .unsupportedModel)
-        XCTAssertEqual(kind(TokenizerData(model: "gpt2", preTokenizer: "klingon", tokens: tokens, merges: ["a b"])), .unsupportedPreTokenizer)
+        XCTAssertEqual(
+            kind(TokenizerData(model: "gpt2", preTokenizer: "klingon", tokens: tokens, merges: ["a b"])),
+            .unsupportedPreTokenizer)
         XCTAssertEqual(kind(TokenizerData(model: "llama", tokens: [])), .badVocabulary)
         XCTAssertEqual(kind(TokenizerData(model: "llama", tokens: ["a", "b", "a"])), .badVocabulary)
         XCTAssertEqual(kind(TokenizerData(model: "llama", tokens: ["a", "b"], scores: [0])), .badVocabulary)
@@ -101,7 +113,8 @@ final class TokenizerBehaviourTests: XCTestCase {
         let tokenizer = try TokenizerLoader.load(ggufPath: path)
         print("tokenizer load (GGUF open + vocabulary + merges): \(ContinuousClock.now - loadStart)")
         let words = [
-            "the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not",
+            "the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on",
+            "not",
             "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "had", "they", "you", "were",
             "their", "one", "all", "we", "can", "her", "has", "there", "been", "if", "more", "when", "will", "would",
             "who", "so", "no", "training", "adapter", "language", "model", "gradient", "distributed", "worker",
@@ -118,8 +131,23 @@ final class TokenizerBehaviourTests: XCTestCase {
         let ids = tokenizer.encode(text, addSpecial: false)
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        print("tokenizer speed: \(text.utf8.count) bytes -> \(ids.count) tokens in \(String(format: "%.1f", seconds * 1000)) ms")
+        print(
+            "tokenizer speed: \(text.utf8.count) bytes -> \(ids.count) tokens in \(String(format: "%.1f", seconds * 1000)) ms"
+        )
         XCTAssertEqual(tokenizer.decode(ids), text)
+        // mixed scripts, code and emoji (the golden corpus), few repeated words per 100 KB
+        let corpus = try GoldenFile.load("smollm2.json").cases.map(\.text).joined(separator: " ")
+        var mixed = ""
+        var round = 0
+        while mixed.utf8.count < 100_000 {
+            mixed += corpus.split(separator: " ").map { "\($0)\(round % 97)" }.joined(separator: " ")
+            round += 1
+        }
+        let mixedStart = ContinuousClock.now
+        let mixedIDs = tokenizer.encode(mixed, addSpecial: false, parseSpecial: false)
+        let mixedElapsed = ContinuousClock.now - mixedStart
+        print("tokenizer speed (mixed): \(mixed.utf8.count) bytes -> \(mixedIDs.count) tokens in \(mixedElapsed)")
+        XCTAssertEqual(tokenizer.decode(mixedIDs), mixed)
         #if DEBUG
             XCTAssertLessThan(seconds, 10)
         #else

@@ -205,13 +205,11 @@ public struct Dataset: Sendable {
                     let r = try RecordDecoder.tokenized(object, vocabSize: vocabLimit)
                     tokens = (r.inputIDs, r.labels)
                 }
-            } catch let problem as RecordProblem {
-                let error = dataError(problem, span)
+            } catch {
+                let error = dataError(error, span)
                 if strict { throw error }
                 report.skip(error)
                 continue
-            } catch {
-                preconditionFailure("Dataset: unexpected error \(error)")
             }
             var example = Example(inputIDs: tokens.inputIDs, labels: tokens.labels, source: "\(file):\(span.line)")
             if example.count > maxSeqLen {

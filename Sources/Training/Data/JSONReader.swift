@@ -299,13 +299,8 @@ private struct Parser {
         let start = index
         var isInteger = true
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
-        func digits(_ p: inout Parser) -> Int {
-            let s = p.index
-            while p.index < p.end, bytes[p.index] >= 0x30, bytes[p.index] <= 0x39 { p.index += 1 }
-            return p.index - s
-        }
         let intStart = index
-        let intDigits = digits(&self)
+        let intDigits = skipDigits()
         guard intDigits > 0 else { throw error("expected a digit, found \(peekDescription)") }
         if intDigits > 1, bytes[intStart] == UInt8(ascii: "0") {
             throw JSONSyntaxError(offset: intStart, message: "a number must not have a leading zero")
@@ -313,13 +308,13 @@ private struct Parser {
         if index < end, bytes[index] == UInt8(ascii: ".") {
             isInteger = false
             index += 1
-            guard digits(&self) > 0 else { throw error("expected a digit after '.', found \(peekDescription)") }
+            guard skipDigits() > 0 else { throw error("expected a digit after '.', found \(peekDescription)") }
         }
         if index < end, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             isInteger = false
             index += 1
             if index < end, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard digits(&self) > 0 else { throw error("expected a digit in the exponent, found \(peekDescription)") }
+            guard skipDigits() > 0 else { throw error("expected a digit in the exponent, found \(peekDescription)") }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger, let exact = Int64(text) { return .integer(exact) }
@@ -327,6 +322,13 @@ private struct Parser {
             throw JSONSyntaxError(offset: start, message: "number \(text) is out of range")
         }
         return .float(d)
+    }
+
+    /// Skips decimal digits; returns how many.
+    mutating func skipDigits() -> Int {
+        let start = index
+        while index < end, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
+        return index - start
     }
 
     mutating func string() throws(JSONSyntaxError) -> String {

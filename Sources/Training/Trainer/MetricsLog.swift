@@ -1,0 +1,63 @@
+import Foundation
+
+/// Appends one JSON object per line to a file (metrics.jsonl), flushed after every line so a
+/// crash loses nothing that was reported.
+public final class MetricsLog {
+    private let handle: FileHandle
+    public let path: String
+
+    /// Opens `path` for appending (created if missing); `truncate` starts it empty.
+    public init(path: String, truncate: Bool) throws(TrainingError) {
+        self.path = path
+        let fm = FileManager.default
+        if truncate || !fm.fileExists(atPath: path) {
+            guard fm.createFile(atPath: path, contents: nil) else {
+                throw TrainingError(.io, "\(path): cannot create the metrics file")
+            }
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw TrainingError(.io, "\(path): cannot open for writing") }
+        h.seekToEndOfFile()
+        handle = h
+    }
+
+    public func write(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        handle.write(data + Data("\n".utf8))
+        try? handle.synchronize()
+    }
+
+    deinit { try? handle.close() }
+}
+
+/// The live progress line on stderr: rewritten in place on a terminal, a line per report otherwise.
+public struct ProgressLine {
+    private let isTerminal = isatty(STDERR_FILENO) != 0
+    private var lastLength = 0
+
+    public init() {}
+
+    public mutating func show(_ text: String) {
+        if isTerminal {
+            let pad = max(0, lastLength - text.count)
+            FileHandle.standardError.write(Data(("\r" + text + String(repeating: " ", count: pad)).utf8))
+            lastLength = text.count
+        } else {
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        }
+    }
+
+    /// Ends the line (on a terminal).
+    public mutating func finish() {
+        if isTerminal && lastLength > 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+        lastLength = 0
+    }
+
+    /// "1h02m", "3m05s", "12s".
+    public static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
+        if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return "\(s)s"
+    }
+}
