@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kernels
 import ModelFiles
 
 /// `adapterps`: LLaMA-Adapter fine-tuning on a parameter server. Each subcommand parses its
@@ -12,11 +13,12 @@ struct AdapterPS: ParsableCommand {
         discussion: """
             Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.
             """,
-        subcommands: [Generate.self, Score.self, Inspect.self, Bench.self])
+        subcommands: [Train.self, Generate.self, Score.self, Eval.self, Inspect.self, Bench.self])
 
     /// Runs the command line with the project's exit codes (ArgumentParser's own usage code, 64,
     /// becomes 2).
     static func main() {
+        BLASCore.reexecWithBetterKernelsIfNeeded()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -6,7 +6,7 @@ import Llama
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed: sgemm peak at the model's shapes, prefill throughput.",
-        subcommands: [BenchGemm.self, BenchForward.self])
+        subcommands: [BenchGemm.self, BenchForward.self, BenchStep.self])
 }
 
 /// Median of `repeats` timings of `body` in seconds, after one warm-up call.
@@ -96,6 +96,76 @@ struct BenchForward: ParsableCommand {
             print(String(format: "prefill %d×%d tokens: %.1f tokens/s (median %.1f ms, min %.1f, max %.1f), projections %.1f GFLOP/s, %d thread(s), %@ weights",
                 batch, seq, tokens / t.median, t.median * 1e3, t.min * 1e3, t.max * 1e3, gflops, Matmul.threads,
                 llama.weights.residency.rawValue))
+        }
+    }
+}
+
+/// Peak resident memory of this process so far, in bytes (VmHWM from /proc/self/status).
+func peakResidentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+        return kb * 1024
+    }
+    return 0
+}
+
+struct BenchStep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "One training step (forward + adapter backward) at the shapes of shared/bench/torch_baseline.py.",
+        discussion: """
+            Random tokens, labels on the last 3/4 of each sequence, prompts N(0,1), gates 0.1 — the same
+            setup as the PyTorch baseline, so the two tokens/s figures compare directly (same machine,
+            same threads, one after the other: scripts/bench.sh).
+            """)
+
+    @OptionGroup var model: ModelOptions
+    @Option(help: "Sequences per step.") var batch = 4
+    @Option(help: "Tokens per sequence.") var seq = 256
+    @Option(name: .customLong("adapter-layers"), help: "Adapted blocks from the top (default: all).") var adapterLayers: Int?
+    @Option(name: .customLong("adapter-len"), help: "Prompt length K.") var adapterLen = 10
+    @Option(help: "Timed repeats.") var repeats = 3
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let (llama, _) = try model.load()
+        let c = llama.config
+        var rng = SplitMix64(seed: 0)
+        let batchSeqs = (0..<batch).map { _ -> TrainingSequence in
+            let ids = (0..<seq).map { _ in Int32(3 + rng.next() % UInt64(min(40_000, c.vocabSize) - 3)) }
+            let labels = ids.enumerated().map { $0.offset < seq / 4 ? TrainingSequence.ignoreIndex : $0.element }
+            return TrainingSequence(inputIDs: ids, labels: labels)
+        }
+        var adapter = AdapterParameters.initial(shape: AdapterShape(config: c, layers: adapterLayers, length: adapterLen), seed: 0)
+        for i in adapter.shape.promptCount..<adapter.shape.parameterCount { adapter.values[i] = 0.1 }
+        var loss = 0.0
+        let t = medianSeconds(repeats: repeats) {
+            let r = llama.adapterGradient(batchSeqs, adapter: adapter)
+            loss = r.lossSum / Double(max(r.labelCount, 1))
+        }
+        let tokens = Double(batch * seq)
+        // FLOPs of the matrix products: forward of every block, dX through the adapted blocks,
+        // LM head forward and dX at label rows; attention products per adapted/frozen block.
+        let n = adapter.shape.layers
+        let proj = 2.0 * Double(2 * c.dim * c.qDim + 2 * c.dim * c.kvDim + 3 * c.dim * c.ffnDim)
+        let labelRows = Double(batch * (seq - seq / 4))
+        let attention = 4.0 * Double(seq) * Double(c.qDim)  // q·kᵀ and p·v per token, causal: about half of 2·2·L·qDim
+        let flops = tokens * (proj + attention) * Double(c.layers) + tokens * (proj + 2 * attention) * Double(n)
+            + labelRows * 2 * 2.0 * Double(c.dim * c.vocabSize)
+        let gflops = flops / t.median / 1e9
+        let object: [String: Any] = [
+            "bench": "step", "tokens_per_s": tokens / t.median, "ms": t.median * 1e3, "gflops": gflops,
+            "mflop_per_token": flops / tokens / 1e6, "loss": loss, "batch": batch, "seq": seq, "adapter_layers": n,
+            "adapter_len": adapterLen, "threads": Matmul.threads, "openblas_core": Matmul.coreName,
+            "peak_rss_bytes": peakResidentBytes(), "weights": llama.weights.residency.rawValue,
+        ]
+        if json {
+            try printJSON(object)
+        } else {
+            print(String(format: "train step %d×%d, %d adapter layers: %.1f tokens/s (median %.0f ms), %.1f GFLOP/s at %.0f MFLOP/token, loss %.4f, peak RSS %.0f MiB, %d thread(s)",
+                batch, seq, n, tokens / t.median, t.median * 1e3, gflops, flops / tokens / 1e6, loss,
+                Double(peakResidentBytes()) / 1_048_576, Matmul.threads))
         }
     }
 }

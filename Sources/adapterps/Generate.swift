@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Llama
+import Training
 import Tokenizers
 
 struct Generate: ParsableCommand {
@@ -8,6 +9,9 @@ struct Generate: ParsableCommand {
         abstract: "Generate text from a prompt, streaming tokens as they come.")
 
     @OptionGroup var model: ModelOptions
+
+    @Option(help: "Adapter file (safetensors) to apply.")
+    var adapter: String?
 
     @Option(help: "The prompt text.")
     var prompt: String
@@ -38,14 +42,20 @@ struct Generate: ParsableCommand {
         guard let tokenizer = tok else {
             throw CLIError.badInput("\(llama.path): the model carries no tokenizer this build can read")
         }
-        let text = chat ? try ChatTemplate(tokenizer: tokenizer)
-            .render([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true) : prompt
-        let ids = tokenizer.encode(text, addSpecial: true, parseSpecial: true)
+        let params = try adapter.map { try AdapterCheckpoint.read(path: $0, model: llama.config, modelSHA256: llama.fingerprint).0 }
+        var text = prompt
+        var addSpecial = true
+        if chat {
+            let template = try ChatTemplate(tokenizer: tokenizer)
+            text = template.render([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true)
+            addSpecial = !template.startsWithBOS  // the rendered text already begins with BOS
+        }
+        let ids = tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: true)
         guard !ids.isEmpty else { throw CLIError.badInput("the prompt encodes to no tokens") }
         var sampler = Sampler(temperature: temperature, topP: topP, seed: seed)
         var stream = StreamingDecoder(tokenizer: tokenizer)
         let out = FileHandle.standardOutput
-        llama.generate(prompt: ids, maxTokens: maxTokens, sampler: &sampler, isStop: tokenizer.isEndOfGeneration) { id in
+        llama.generate(prompt: ids, maxTokens: maxTokens, adapter: params, sampler: &sampler, isStop: tokenizer.isEndOfGeneration) { id in
             out.write(Data(stream.push(id).utf8))
             return true
         }

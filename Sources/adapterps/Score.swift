@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Llama
+import Training
 
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +14,9 @@ struct Score: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
+    @Option(help: "Adapter file (safetensors) to apply.")
+    var adapter: String?
+
     @Option(help: "The text to score.")
     var text: String
 
@@ -24,11 +28,12 @@ struct Score: ParsableCommand {
         guard let tokenizer = tok else {
             throw CLIError.badInput("\(llama.path): the model carries no tokenizer this build can read")
         }
+        let params = try adapter.map { try AdapterCheckpoint.read(path: $0, model: llama.config, modelSHA256: llama.fingerprint).0 }
         let ids = tokenizer.encode(text, addSpecial: true, parseSpecial: true)
         guard ids.count >= 2 else {
             throw CLIError.badInput("the text encodes to \(ids.count) token(s); scoring needs at least 2")
         }
-        let logprobs = llama.logProbs(ids)
+        let logprobs = llama.logProbs(ids, adapter: params)
         let nll = -logprobs.reduce(0, +) / Double(logprobs.count)
         if json {
             let object: [String: Any] = ["tokens": ids.map(Int.init), "logprobs": logprobs, "nll": nll]

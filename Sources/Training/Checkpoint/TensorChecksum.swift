@@ -1,5 +1,4 @@
 import Foundation
-import Kernels
 import ModelFiles
 
 // Checksummed safetensors: the files this project writes for itself (the adapter file, the trainer
@@ -7,14 +6,12 @@ import ModelFiles
 // one more key, `checksum_sha256`:
 //
 //   checksum_sha256 = SHA-256 over the UTF-8 text of these lines joined by "\n" (Fingerprint.sha256(strings:)):
-//     for each tensor, by name (byte order):   "tensor <len>:<name> <dtype> [d0,d1,…]"
+//     for each tensor, by name (byte order):   "tensor <len>:<name> <dtype> [d0,d1,…] <hex SHA-256 of its bytes>"
 //     for each other metadata key, by key:     "meta <len>:<key> <len>:<value>"     (len = UTF-8 bytes)
-//     last:                                    "data <hex SHA-256 of every tensor's bytes, in file order>"
 //
-// It covers the tensor bytes, their names, dtypes and shapes, and every other metadata value, so a
-// flipped bit anywhere that still parses is caught (one that does not parse is caught by the
-// safetensors reader, as is a truncated file). Tensors are in file order with no gaps in files we
-// write, so the data hash is the SHA-256 of the data section: `sha256sum` of the bytes after the header.
+// It binds every tensor's bytes to its name, dtype and shape, and covers every other metadata value,
+// so a flipped bit anywhere that still parses is caught (one that does not parse is caught by the
+// safetensors reader, as is a truncated file), and so are two tensors whose names were swapped.
 
 /// A named F32 tensor on its way into a checkpoint file.
 public struct NamedTensor: Sendable, Equatable {
@@ -40,34 +37,33 @@ public enum TensorChecksum {
     public static func write(_ tensors: [NamedTensor], metadata: [String: String], to path: String) throws(ModelFileError) {
         precondition(metadata[key] == nil, "'\(key)' is computed by TensorChecksum.write, not passed in")
         var writer = SafetensorsWriter()
-        for t in tensors { writer.add(name: t.name, shape: t.shape, floats: t.values, as: .f32) }
-        // The data section does not depend on the metadata, so serialize once without the checksum
-        // to hash the tensor bytes exactly as they will lie in the file.
-        let draft = writer.serialized()
-        let headerLength = draft.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        let dataHash = draft.withUnsafeBytes { raw in
-            Fingerprint.sha256(UnsafeRawBufferPointer(rebasing: raw[(8 + headerLength)...]))
+        var descriptors: [Descriptor] = []
+        for t in tensors {
+            writer.add(name: t.name, shape: t.shape, floats: t.values, as: .f32)
+            // F32 little-endian, exactly the bytes the writer stores.
+            let bytes = [UInt8](unsafeUninitializedCapacity: 4 * t.values.count) { buffer, count in
+                let raw = UnsafeMutableRawBufferPointer(buffer)
+                for (i, f) in t.values.enumerated() {
+                    raw.storeBytes(of: f.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                }
+                count = 4 * t.values.count
+            }
+            descriptors.append(
+                Descriptor(name: t.name, dtype: "F32", shape: t.shape, sha256: bytes.withUnsafeBytes { Fingerprint.sha256($0) }))
         }
-        let descriptors = tensors.map { (name: $0.name, dtype: "F32", shape: $0.shape) }
         writer.metadata = metadata
-        writer.metadata[key] = digest(descriptors: descriptors, metadata: metadata, dataHash: dataHash)
+        writer.metadata[key] = digest(descriptors, metadata: metadata)
         try writer.write(to: path)
     }
 
     /// The checksum that `file`'s contents hash to (ignoring its stored `checksum_sha256`).
     public static func computed(for file: SafetensorsFile) -> String {
-        var data: [UInt8] = []
-        data.reserveCapacity(file.tensorInfos.reduce(0) { $0 + $1.byteCount })
-        for info in file.tensorInfos where info.byteCount > 0 {  // tensorInfos are in file order
-            data.append(contentsOf: file.data(of: info))
+        let descriptors = file.tensorInfos.map { info in
+            Descriptor(
+                name: info.name, dtype: SafetensorsFile.dtypeName(of: info.type) ?? "\(info.type)", shape: info.shape,
+                sha256: info.byteCount == 0 ? emptySHA256 : Fingerprint.sha256(file.data(of: info)))
         }
-        let dataHash = data.withUnsafeBytes { Fingerprint.sha256($0) }
-        let descriptors = file.tensorInfos.map {
-            (name: $0.name, dtype: SafetensorsFile.dtypeName(of: $0.type) ?? "\($0.type)", shape: $0.shape)
-        }
-        var metadata = file.metadata
-        metadata[key] = nil
-        return digest(descriptors: descriptors, metadata: metadata, dataHash: dataHash)
+        return digest(descriptors, metadata: file.metadata)
     }
 
     /// Checks the stored checksum. Returns false when the file has none and `required` is false;
@@ -90,18 +86,25 @@ public enum TensorChecksum {
         return true
     }
 
-    static func digest(descriptors: [(name: String, dtype: String, shape: [Int])], metadata: [String: String], dataHash: String)
-        -> String
-    {
+    struct Descriptor {
+        let name: String
+        let dtype: String
+        let shape: [Int]
+        let sha256: String
+    }
+
+    static let emptySHA256 = [UInt8]().withUnsafeBytes { Fingerprint.sha256($0) }
+
+    static func digest(_ descriptors: [Descriptor], metadata: [String: String]) -> String {
         func field(_ s: String) -> String { "\(s.utf8.count):\(s)" }
         var lines: [String] = []
         for d in descriptors.sorted(by: { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }) {
-            lines.append("tensor \(field(d.name)) \(d.dtype) [" + d.shape.map(String.init).joined(separator: ",") + "]")
+            lines.append(
+                "tensor \(field(d.name)) \(d.dtype) [" + d.shape.map(String.init).joined(separator: ",") + "] \(d.sha256)")
         }
         for k in metadata.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) where k != key {
             lines.append("meta \(field(k)) \(field(metadata[k]!))")
         }
-        lines.append("data \(dataHash)")
         return Fingerprint.sha256(strings: lines)
     }
 }

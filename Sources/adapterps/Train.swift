@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import Llama
+import ModelFiles
+import Tokenizers
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train an adapter in this process (no network): the reference a distributed run matches bit for bit.",
+        discussion: """
+            Writes OUT/metrics.jsonl as it goes (one JSON object per step), and OUT/adapter.safetensors and
+            OUT/trainer_state.safetensors every --checkpoint-every steps and at the end. --resume continues
+            from OUT/trainer_state.safetensors with the optimizer state; --init starts from an adapter file.
+            """)
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var options: TrainOptions
+
+    @Option(name: .customLong("init"), help: "Start from this adapter file (prompts and gates) instead of a fresh one.")
+    var initial: String?
+
+    @Flag(help: "Continue the run saved in OUT/trainer_state.safetensors.")
+    var resume = false
+
+    func run() throws {
+        let resolved = try options.resolve()
+        let (llama, tokenizer) = try model.load(fileDefaults: resolved.file)
+        let dataset = try loadDataset(resolved.data, config: resolved.config, tokenizer: tokenizer, vocabSize: llama.config.vocabSize)
+        try runTraining(llama: llama, dataset: dataset, config: resolved.config, out: resolved.out, initialPath: initial, resume: resume)
+    }
+}
+
+/// Loads and reports a dataset; bad data is exit 2 with the file:line:field of the problem.
+func loadDataset(_ path: String, config: TrainingConfig, tokenizer: (any Tokenizer)?, vocabSize: Int) throws -> Dataset {
+    let dataset: Dataset
+    do {
+        dataset = try Dataset.load(
+            path: path, format: config.dataFormat, tokenizer: tokenizer, template: config.template,
+            maxSeqLen: config.maxSeqLen, strict: config.strict, vocabSize: vocabSize)
+    } catch {
+        throw CLIError.badInput("\(error)")
+    }
+    log("data: \(path): \(dataset.report.summary)")
+    return dataset
+}
+
+func log(_ message: String) {
+    FileHandle.standardError.write(Data("adapterps: \(message)\n".utf8))
+}
+
+/// The single-process training loop with progress, metrics and checkpoints.
+func runTraining(
+    llama: LlamaModel, dataset: Dataset, config: TrainingConfig, out: String, initialPath: String?, resume: Bool
+) throws {
+    let trainer: LocalTrainer
+    do {
+        trainer = try LocalTrainer(model: llama, dataset: dataset, config: config)
+    } catch {
+        throw CLIError.badInput(error.message)
+    }
+    do {
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    } catch {
+        throw CLIError.runtime("\(out): cannot create the output folder: \(error.localizedDescription)")
+    }
+    let adapterPath = (out as NSString).appendingPathComponent("adapter.safetensors")
+    let statePath = (out as NSString).appendingPathComponent("trainer_state.safetensors")
+    var progress: TrainingProgress
+    if resume {
+        let state = try TrainerState.read(path: statePath)
+        guard state.modelSHA256 == llama.fingerprint else {
+            throw CLIError.badInput("\(statePath): saved for model \(state.modelSHA256), but --model is \(llama.fingerprint)")
+        }
+        guard state.dataSHA256 == dataset.fingerprint else {
+            throw CLIError.badInput("\(statePath): saved for data \(state.dataSHA256), but --data is \(dataset.fingerprint)")
+        }
+        guard state.configJSON == config.json() else {
+            throw CLIError.badInput("\(statePath): saved with another training config; resume needs the same options\n  saved: \(state.configJSON)\n  now:   \(config.json())")
+        }
+        progress = TrainingProgress(params: state.params, optimizer: state.optimizer, step: state.nextStep)
+        log("resuming \(statePath) at step \(progress.step) of \(trainer.totalSteps)")
+    } else {
+        var initial: AdapterParameters?
+        if let path = initialPath {
+            let (params, _) = try AdapterCheckpoint.read(path: path, model: llama.config, modelSHA256: llama.fingerprint)
+            guard params.shape == trainer.shape else {
+                throw CLIError.badInput("\(path): adapter has \(params.shape.layers) layers × \(params.shape.length) prompts, the run wants \(trainer.shape.layers) × \(trainer.shape.length)")
+            }
+            initial = params
+        }
+        progress = trainer.start(initial: initial)
+    }
+    let metrics = try MetricsLog(path: (out as NSString).appendingPathComponent("metrics.jsonl"), truncate: !resume)
+    log("training \(trainer.shape.parameterCount) adapter parameters (\(trainer.shape.layers) layers × \(trainer.shape.length) prompts) on \(dataset.examples.count) examples: \(trainer.totalSteps) steps of \(config.globalBatch) examples, lr \(config.peakLearningRate), \(Matmul.threads) thread(s)")
+
+    func save() throws {
+        try AdapterCheckpoint.write(
+            progress.params, to: adapterPath, modelSHA256: llama.fingerprint, modelLayers: llama.config.layers,
+            step: progress.step, extra: ["config": config.json(), "data_sha256": dataset.fingerprint])
+        try TrainerState(
+            params: progress.params, optimizer: progress.optimizer, nextStep: progress.step,
+            epoch: trainer.plan.epoch(ofStep: progress.step), seed: config.seed, rngState: config.seed,
+            modelSHA256: llama.fingerprint, dataSHA256: dataset.fingerprint, configJSON: config.json()
+        ).write(to: statePath)
+    }
+
+    var line = ProgressLine()
+    let started = Date()
+    let firstStep = progress.step
+    while progress.step < trainer.totalSteps {
+        let report: StepReport
+        do {
+            report = try trainer.step(&progress)
+        } catch {
+            line.finish()
+            throw CLIError.runtime(error.message)
+        }
+        metrics.write(report.json)
+        let done = report.step - firstStep
+        let eta = Date().timeIntervalSince(started) / Double(done) * Double(trainer.totalSteps - report.step)
+        line.show(String(format: "step %d/%d | loss %.4f | lr %.2e | %.0f tok/s | ETA %@", report.step, report.totalSteps,
+            report.loss, report.lr, report.tokensPerSecond, ProgressLine.duration(eta)))
+        if config.checkpointEvery > 0 && report.step % config.checkpointEvery == 0 && report.step < trainer.totalSteps {
+            try save()
+        }
+    }
+    line.finish()
+    try save()
+    log("wrote \(adapterPath) (step \(progress.step)) in \(ProgressLine.duration(Date().timeIntervalSince(started)))")
+}
