@@ -42,6 +42,8 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Kernels"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "Tokenizers", "ModelFiles"]),
+        // Slow tests that run the adapterps binary as a user would (real processes, real files).
+        .testTarget(name: "EndToEndTests", dependencies: ["ModelFiles", "Kernels"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFiles", "Tokenizers", "Kernels"]),
     ]
 )

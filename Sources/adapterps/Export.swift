@@ -39,7 +39,15 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let format = AdapterExport.Format(rawValue: self.format)!  // checked in validate()
-        let llama = try LlamaModel.load(path: model.modelPath, residency: .streaming)
+        // Only the config and the fingerprint are needed: keep weights in their stored type unless told.
+        var residency = WeightResidency.streaming
+        if let w = model.weights {
+            guard let r = WeightResidency(rawValue: w) else {
+                throw CLIError.badInput("--weights must be 'resident' or 'streaming', got '\(w)'")
+            }
+            residency = r
+        }
+        let llama = try LlamaModel.load(path: model.modelPath, residency: residency)
         let (params, info) = try AdapterCheckpoint.read(path: adapter, model: llama.config, modelSHA256: llama.fingerprint)
 
         var isDir: ObjCBool = false

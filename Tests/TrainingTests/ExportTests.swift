@@ -124,6 +124,7 @@ final class ExportTests: XCTestCase {
         let model = try F.tinyModel()
         let shape = AdapterShape(config: model.config, layers: 1, length: 7)
         let text = AdapterExport.peftConfigJSON(shape, baseModel: "/models/My \"Llama\"")
+        XCTAssertTrue(text.contains("\"/models/My \\\"Llama\\\"\""), text)  // slashes not escaped
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         XCTAssertEqual(json["peft_type"] as? String, "ADAPTION_PROMPT")
         XCTAssertEqual(json["task_type"] as? String, "CAUSAL_LM")

@@ -108,7 +108,7 @@ public enum AdapterExport {
     /// `PeftConfig` base), keys sorted, pretty-printed.
     public static func peftConfigJSON(_ shape: AdapterShape, baseModel: String?) -> String {
         func quoted(_ s: String) -> String {
-            let data = try? JSONSerialization.data(withJSONObject: [s], options: [])
+            let data = try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
             let array = data.map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"
             return String(array.dropFirst().dropLast())  // ["…"] → "…"
         }
