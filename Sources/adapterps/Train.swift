@@ -92,7 +92,9 @@ func runTraining(
         }
         progress = trainer.start(initial: initial)
     }
-    let metrics = try MetricsLog(path: (out as NSString).appendingPathComponent("metrics.jsonl"), truncate: !resume)
+    let metrics = try MetricsLog(
+        path: (out as NSString).appendingPathComponent("metrics.jsonl"), truncate: !resume,
+        keepThroughStep: resume ? progress.step : nil)
     log("training \(trainer.shape.parameterCount) adapter parameters (\(trainer.shape.layers) layers × \(trainer.shape.length) prompts) on \(dataset.examples.count) examples: \(trainer.totalSteps) steps of \(config.globalBatch) examples, lr \(config.peakLearningRate), \(Matmul.threads) thread(s)")
 
     func save() throws {
@@ -106,6 +108,7 @@ func runTraining(
         ).write(to: statePath)
     }
 
+    let stop = StopSignal.install()
     var line = ProgressLine()
     let started = Date()
     let firstStep = progress.step
@@ -124,6 +127,12 @@ func runTraining(
             report.loss, report.lr, report.tokensPerSecond, ProgressLine.duration(eta)))
         if config.checkpointEvery > 0 && report.step % config.checkpointEvery == 0 && report.step < trainer.totalSteps {
             try save()
+        }
+        if stop.requested && progress.step < trainer.totalSteps {
+            line.finish()
+            try save()
+            log("stopped by \(stop.name) after step \(progress.step) of \(trainer.totalSteps); checkpoint written, continue with --resume")
+            return
         }
     }
     line.finish()

@@ -6,10 +6,24 @@ public final class MetricsLog {
     private let handle: FileHandle
     public let path: String
 
-    /// Opens `path` for appending (created if missing); `truncate` starts it empty.
-    public init(path: String, truncate: Bool) throws(TrainingError) {
+    /// Opens `path` for appending (created if missing); `truncate` starts it empty. With
+    /// `keepThroughStep` (a resumed run), lines of later steps — written after the checkpoint the
+    /// run resumes from, and about to be redone — are dropped first.
+    public init(path: String, truncate: Bool, keepThroughStep: Int? = nil) throws(TrainingError) {
         self.path = path
         let fm = FileManager.default
+        if let last = keepThroughStep, !truncate, let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let kept = text.split(separator: "\n").filter { line in
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    let step = o["step"] as? Int
+                else { return false }
+                return step <= last
+            }
+            let body = kept.map { $0 + "\n" }.joined()
+            guard (try? body.write(toFile: path, atomically: true, encoding: .utf8)) != nil else {
+                throw TrainingError(.io, "\(path): cannot rewrite the metrics file")
+            }
+        }
         if truncate || !fm.fileExists(atPath: path) {
             guard fm.createFile(atPath: path, contents: nil) else {
                 throw TrainingError(.io, "\(path): cannot create the metrics file")
