@@ -24,15 +24,24 @@ struct Export: ParsableCommand {
     @Option(help: "Target layout: official or peft.")
     var format: String
 
-    @Option(help: "Output file (safetensors); for an existing folder, adapter.safetensors (official) or adapter_model.safetensors (peft) inside it.")
+    @Option(
+        help:
+            "Output file (safetensors); for an existing folder, adapter.safetensors (official) or adapter_model.safetensors (peft) inside it."
+    )
     var out: String
 
-    @Flag(name: .customLong("peft-approximate"), help: "PEFT only: write the mean of tanh(gate) over a layer's heads where they differ, and report the largest deviation.")
+    @Flag(
+        name: .customLong("peft-approximate"),
+        help:
+            "PEFT only: write the mean of tanh(gate) over a layer's heads where they differ, and report the largest deviation."
+    )
     var peftApproximate = false
 
     func validate() throws {
         guard let f = AdapterExport.Format(rawValue: format) else {
-            throw ValidationError("--format must be one of \(AdapterExport.Format.allCases.map(\.rawValue).joined(separator: ", ")), got '\(format)'")
+            throw ValidationError(
+                "--format must be one of \(AdapterExport.Format.allCases.map(\.rawValue).joined(separator: ", ")), got '\(format)'"
+            )
         }
         if peftApproximate && f != .peft { throw ValidationError("--peft-approximate applies to --format peft only") }
     }
@@ -48,35 +57,46 @@ struct Export: ParsableCommand {
             residency = r
         }
         let llama = try LlamaModel.load(path: model.modelPath, residency: residency)
-        let (params, info) = try AdapterCheckpoint.read(path: adapter, model: llama.config, modelSHA256: llama.fingerprint)
+        let (params, info) = try AdapterCheckpoint.read(
+            path: adapter, model: llama.config, modelSHA256: llama.fingerprint)
 
         var isDir: ObjCBool = false
-        let outPath = FileManager.default.fileExists(atPath: out, isDirectory: &isDir) && isDir.boolValue
-            ? (out as NSString).appendingPathComponent(format == .peft ? "adapter_model.safetensors" : "adapter.safetensors")
+        let outPath =
+            FileManager.default.fileExists(atPath: out, isDirectory: &isDir) && isDir.boolValue
+            ? (out as NSString).appendingPathComponent(
+                format == .peft ? "adapter_model.safetensors" : "adapter.safetensors")
             : out
         let result: AdapterExport.Result
         do {
-            result = format == .official ? AdapterExport.official(params) : try AdapterExport.peft(params, approximate: peftApproximate)
+            result =
+                format == .official
+                ? AdapterExport.official(params) : try AdapterExport.peft(params, approximate: peftApproximate)
         } catch {
             throw CLIError.badInput("\(adapter): \(error.message)")
         }
         try AdapterExport.write(result.tensors, to: outPath)
         var written = [outPath]
         if format == .peft {
-            let configPath = ((outPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("adapter_config.json")
+            let configPath = ((outPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+                "adapter_config.json")
             var isFolder: ObjCBool = false
-            let base = FileManager.default.fileExists(atPath: llama.path, isDirectory: &isFolder) && isFolder.boolValue ? llama.path : nil
-            try AtomicFile.write(Array(AdapterExport.peftConfigJSON(params.shape, baseModel: base).utf8), to: configPath)
+            let base =
+                FileManager.default.fileExists(atPath: llama.path, isDirectory: &isFolder) && isFolder.boolValue
+                ? llama.path : nil
+            try AtomicFile.write(
+                Array(AdapterExport.peftConfigJSON(params.shape, baseModel: base).utf8), to: configPath)
             written.append(configPath)
             if let at = result.maxDeviationAt {
-                FileHandle.standardError.write(Data((
-                    "adapterps: warning: PEFT gates approximated by the mean of tanh(gate) over heads; largest deviation "
-                        + "\(result.maxGateDeviation) (layer \(at.layer), head \(at.head))\n").utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        ("adapterps: warning: PEFT gates approximated by the mean of tanh(gate) over heads; largest deviation "
+                            + "\(result.maxGateDeviation) (layer \(at.layer), head \(at.head))\n").utf8))
             }
         }
         let stepText = info.step.map { ", step \($0)" } ?? ""
-        print("exported \(adapter) (\(params.shape.layers) layers × \(params.shape.length) prompts\(stepText)) as \(format.rawValue): "
-            + written.joined(separator: ", "))
+        print(
+            "exported \(adapter) (\(params.shape.layers) layers × \(params.shape.length) prompts\(stepText)) as \(format.rawValue): "
+                + written.joined(separator: ", "))
         if format == .peft {
             print(String(format: "max gate deviation %g", Double(result.maxGateDeviation)))
         }

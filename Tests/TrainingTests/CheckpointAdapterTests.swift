@@ -119,7 +119,8 @@ final class CheckpointAdapterTests: XCTestCase {
         let path = try F.temporaryFolder(self).appendingPathComponent("a.safetensors").path
         let other = String(repeating: "ab", count: 32)
         try AdapterCheckpoint.write(
-            F.parameters(config: model.config, layers: 2, length: 2), to: path, modelSHA256: other, modelLayers: 2, step: 1)
+            F.parameters(config: model.config, layers: 2, length: 2), to: path, modelSHA256: other, modelLayers: 2,
+            step: 1)
         F.expectError(.badValue, containing: [path, "model_sha256", other, model.fingerprint]) {
             try AdapterCheckpoint.read(path: path, model: model.config, modelSHA256: model.fingerprint)
         }
@@ -133,7 +134,8 @@ final class CheckpointAdapterTests: XCTestCase {
         func file(_ name: String, prompt: [Int], gate: [Int], metadata: [String: String] = [:]) throws -> String {
             var writer = SafetensorsWriter()
             writer.metadata = metadata
-            writer.add(name: "adapter.prompt", shape: prompt, floats: [Float](repeating: 0.5, count: prompt.reduce(1, *)))
+            writer.add(
+                name: "adapter.prompt", shape: prompt, floats: [Float](repeating: 0.5, count: prompt.reduce(1, *)))
             writer.add(name: "adapter.gate", shape: gate, floats: [Float](repeating: 0, count: gate.reduce(1, *)))
             let path = dir.appendingPathComponent(name).path
             try writer.write(to: path)
@@ -262,9 +264,11 @@ final class CheckpointAdapterTests: XCTestCase {
         let statePath = dir.appendingPathComponent("trainer_state.safetensors").path
         try TrainerState(
             params: params, optimizer: OptimizerState(config: OptimizerConfig(), parameterCount: params.values.count),
-            nextStep: 0, epoch: 0, seed: 0, rngState: 0, modelSHA256: model.fingerprint, dataSHA256: "d", configJSON: "{}"
+            nextStep: 0, epoch: 0, seed: 0, rngState: 0, modelSHA256: model.fingerprint, dataSHA256: "d",
+            configJSON: "{}"
         ).write(to: statePath)
-        F.expectError(.badValue, containing: ["'format'", "adapterps.trainer_state", "expected \"adapterps.adapter\""]) {
+        F.expectError(.badValue, containing: ["'format'", "adapterps.trainer_state", "expected \"adapterps.adapter\""])
+        {
             try AdapterCheckpoint.read(path: statePath, model: model.config, modelSHA256: model.fingerprint)
         }
 

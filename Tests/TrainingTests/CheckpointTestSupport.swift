@@ -57,7 +57,8 @@ enum CheckpointFixtures {
         } catch let error as ModelFileError {
             XCTAssertEqual(error.kind, kind, "\(error)", file: file, line: line)
             for fragment in fragments {
-                XCTAssertTrue(error.description.contains(fragment), "'\(fragment)' not in: \(error)", file: file, line: line)
+                XCTAssertTrue(
+                    error.description.contains(fragment), "'\(fragment)' not in: \(error)", file: file, line: line)
             }
         } catch {
             XCTFail("expected ModelFileError, got \(error)", file: file, line: line)

@@ -26,7 +26,8 @@ final class CheckpointTrainerStateTests: XCTestCase {
             optimizer.v[1] = 1e-38
         }
         return TrainerState(
-            params: params, optimizer: optimizer, nextStep: 3, epoch: 1, seed: UInt64.max, rngState: 0x1234_5678_9ABC_DEF0,
+            params: params, optimizer: optimizer, nextStep: 3, epoch: 1, seed: UInt64.max,
+            rngState: 0x1234_5678_9ABC_DEF0,
             modelSHA256: String(repeating: "c", count: 64), dataSHA256: String(repeating: "d", count: 64),
             configJSON: "{\"global_batch\":16,\"lr\":0.009}", extra: ["plan": "bucket=3;offset=17"],
             extraTensors: ["residual.0": F.values(10, salt: 5), "empty": []])
@@ -142,28 +143,37 @@ final class CheckpointTrainerStateTests: XCTestCase {
         let model = try F.tinyModel()
         let dir = try F.temporaryFolder(self)
         let state = makeState(config: model.config)
-        let original = try SafetensorsFile(path: { () throws -> String in
-            let p = dir.appendingPathComponent("ok.safetensors").path
-            try state.write(to: p)
-            return p
-        }())
+        let original = try SafetensorsFile(
+            path: { () throws -> String in
+                let p = dir.appendingPathComponent("ok.safetensors").path
+                try state.write(to: p)
+                return p
+            }())
         func rewrite(_ name: String, _ edit: (inout [String: String]) -> Void) throws -> String {
             var writer = SafetensorsWriter()
             writer.metadata = original.metadata
             edit(&writer.metadata)
             for info in original.tensorInfos {
-                writer.add(name: info.name, shape: info.shape, floats: info.elementCount == 0 ? [] : try original.floats(of: info))
+                writer.add(
+                    name: info.name, shape: info.shape,
+                    floats: info.elementCount == 0 ? [] : try original.floats(of: info))
             }
             let path = dir.appendingPathComponent(name).path
             try writer.write(to: path)
             return path
         }
         let noChecksum = try rewrite("nosum.safetensors") { $0["checksum_sha256"] = nil }
-        F.expectError(.missingKey, containing: [noChecksum, "checksum_sha256"]) { try TrainerState.read(path: noChecksum) }
+        F.expectError(.missingKey, containing: [noChecksum, "checksum_sha256"]) {
+            try TrainerState.read(path: noChecksum)
+        }
         let noFormat = try rewrite("noformat.safetensors") { $0["format"] = nil }
-        F.expectError(.missingKey, containing: ["'format'", "not a trainer state"]) { try TrainerState.read(path: noFormat) }
+        F.expectError(.missingKey, containing: ["'format'", "not a trainer state"]) {
+            try TrainerState.read(path: noFormat)
+        }
         let version = try rewrite("v9.safetensors") { $0["format_version"] = "9" }
-        F.expectError(.unsupportedVersion, containing: ["format_version", "\"9\""]) { try TrainerState.read(path: version) }
+        F.expectError(.unsupportedVersion, containing: ["format_version", "\"9\""]) {
+            try TrainerState.read(path: version)
+        }
 
         // An adapter file is not a trainer state.
         let adapter = dir.appendingPathComponent("adapter.safetensors").path
@@ -175,7 +185,9 @@ final class CheckpointTrainerStateTests: XCTestCase {
         let model = try F.tinyModel()
         var state = makeState(config: model.config)
         state.modelSHA256 = model.fingerprint
-        XCTAssertNoThrow(try state.check(model: model.config, modelSHA256: model.fingerprint, dataSHA256: state.dataSHA256, file: "s"))
+        XCTAssertNoThrow(
+            try state.check(
+                model: model.config, modelSHA256: model.fingerprint, dataSHA256: state.dataSHA256, file: "s"))
         F.expectError(.badValue, containing: ["model_sha256", model.fingerprint, "ffff"]) {
             try state.check(model: model.config, modelSHA256: "ffff", dataSHA256: nil, file: "s")
         }

@@ -33,7 +33,8 @@ final class ExportTests: XCTestCase {
         params.values.replaceSubrange(params.shape.gateOffset(0)..<params.shape.gateOffset(0) + 4, with: gates)
         let tensors = try roundTrip(AdapterExport.official(params))
 
-        XCTAssertEqual(Set(tensors.keys), ["adapter_query.weight", "layers.0.attention.gate", "layers.1.attention.gate"])
+        XCTAssertEqual(
+            Set(tensors.keys), ["adapter_query.weight", "layers.0.attention.gate", "layers.1.attention.gate"])
         let (qShape, q) = try XCTUnwrap(tensors["adapter_query.weight"])
         XCTAssertEqual(qShape, [3, 32])  // [N·K, D]
         XCTAssertEqual(q, Array(params.prompt(0)))
@@ -72,11 +73,13 @@ final class ExportTests: XCTestCase {
         XCTAssertNil(result.maxDeviationAt)
         let tensors = try roundTrip(result)
         let prefix = "base_model.model.model.layers.1.self_attn."
-        XCTAssertEqual(Set(tensors.keys), [prefix + "adaption_prompt", prefix + "adaption_gate"], "only adapted layers")
+        XCTAssertEqual(
+            Set(tensors.keys), [prefix + "adaption_prompt", prefix + "adaption_gate"], "only adapted layers")
         XCTAssertEqual(tensors[prefix + "adaption_prompt"]?.0, [1, 3, 32])
         XCTAssertEqual(tensors[prefix + "adaption_prompt"]?.1, Array(params.prompt(0)))
         XCTAssertEqual(tensors[prefix + "adaption_gate"]?.0, [1])
-        XCTAssertEqual(tensors[prefix + "adaption_gate"]?.1, [tanhF(0.75)], "PEFT uses the raw gate, so it gets tanh(g)")
+        XCTAssertEqual(
+            tensors[prefix + "adaption_gate"]?.1, [tanhF(0.75)], "PEFT uses the raw gate, so it gets tanh(g)")
     }
 
     func testPEFTFreshAdapterWithZeroGatesIsExact() throws {
@@ -86,8 +89,20 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(tensors.count, 4)
         for layer in 0..<2 {
             XCTAssertEqual(tensors["base_model.model.model.layers.\(layer).self_attn.adaption_gate"]?.1, [0])
-            XCTAssertEqual(tensors["base_model.model.model.layers.\(layer).self_attn.adaption_prompt"]?.1, Array(params.prompt(layer)))
+            XCTAssertEqual(
+                tensors["base_model.model.model.layers.\(layer).self_attn.adaption_prompt"]?.1,
+                Array(params.prompt(layer)))
         }
+    }
+
+    func testPEFTExactWhenRawGatesDifferButTanhAgrees() throws {
+        // tanh saturates: 20 and 30 both give 1 in F32, so the layer is exact for PEFT.
+        let model = try F.tinyModel()
+        var params = F.parameters(config: model.config, layers: 1, length: 2)
+        params.values.replaceSubrange(params.shape.gateOffset(0)..., with: [20, 30, 25, 40])
+        let result = try AdapterExport.peft(params, approximate: false)
+        XCTAssertEqual(result.tensors.last?.values, [1])
+        XCTAssertEqual(result.maxGateDeviation, 0)
     }
 
     func testPEFTRefusesPerHeadGatesNamingLayerAndSpread() throws {
@@ -113,7 +128,8 @@ final class ExportTests: XCTestCase {
         let top = raw[4...].map(tanhF)
         let mean = Float(top.reduce(0.0) { $0 + Double($1) } / 4)
         let tensors = try roundTrip(result)
-        XCTAssertEqual(tensors["base_model.model.model.layers.0.self_attn.adaption_gate"]?.1, [tanhF(0.1)], "exact layer")
+        XCTAssertEqual(
+            tensors["base_model.model.model.layers.0.self_attn.adaption_gate"]?.1, [tanhF(0.1)], "exact layer")
         XCTAssertEqual(tensors["base_model.model.model.layers.1.self_attn.adaption_gate"]?.1, [mean])
         XCTAssertEqual(result.maxGateDeviation, abs(tanhF(-0.4) - mean))
         XCTAssertEqual(result.maxDeviationAt?.layer, 1)
@@ -134,7 +150,8 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(json["base_model_name_or_path"] as? String, "/models/My \"Llama\"")
         XCTAssertEqual(json["inference_mode"] as? Bool, true)
         let none = try XCTUnwrap(
-            try JSONSerialization.jsonObject(with: Data(AdapterExport.peftConfigJSON(shape, baseModel: nil).utf8)) as? [String: Any])
+            try JSONSerialization.jsonObject(with: Data(AdapterExport.peftConfigJSON(shape, baseModel: nil).utf8))
+                as? [String: Any])
         XCTAssertTrue(none["base_model_name_or_path"] is NSNull)
     }
 

@@ -106,7 +106,8 @@ public enum AdapterCheckpoint {
         }
         if metadata["format"] == format, let v = metadata["format_version"], v != String(formatVersion) {
             throw fail(
-                .unsupportedVersion, "metadata 'format_version' is \"\(v.prefix(32))\", this build reads version \(formatVersion)")
+                .unsupportedVersion,
+                "metadata 'format_version' is \"\(v.prefix(32))\", this build reads version \(formatVersion)")
         }
 
         // Stage 2: the model it was made for.
@@ -138,9 +139,13 @@ public enum AdapterCheckpoint {
                 "tensor '\(promptTensor)': shape \(prompt.shape) has N = \(n) adapted layers, "
                     + "expected 1…\(config.layers) (the model's layers)")
         }
-        guard k >= 1 else { throw fail(.badValue, "tensor '\(promptTensor)': shape \(prompt.shape) has prompt length K = 0") }
+        guard k >= 1 else {
+            throw fail(.badValue, "tensor '\(promptTensor)': shape \(prompt.shape) has prompt length K = 0")
+        }
         guard d == config.dim else {
-            throw fail(.badValue, "tensor '\(promptTensor)': shape \(prompt.shape) has D = \(d), the model's dim is \(config.dim)")
+            throw fail(
+                .badValue,
+                "tensor '\(promptTensor)': shape \(prompt.shape) has D = \(d), the model's dim is \(config.dim)")
         }
         guard gate.shape == [n, config.heads] else {
             throw fail(

@@ -17,9 +17,9 @@ import ModelFiles
 //     base_model.model.model.layers.{l}.self_attn.adaption_prompt   [1, K, D]
 //     base_model.model.model.layers.{l}.self_attn.adaption_gate     [1]
 //     for the top N layers only. PEFT multiplies the adapter softmax by the raw scalar gate (no tanh,
-//     one value for all heads), so a layer exports exactly when all its heads share one gate: then
-//     adaption_gate = tanh(g). Otherwise the export is refused, or, on request, approximated by the
-//     mean of tanh(g[h]) over the heads (the largest |tanh(g[h]) − mean| is reported).
+//     one value for all heads), so a layer exports exactly when its heads share one tanh(g) (as Float
+//     values): then adaption_gate = tanh(g). Otherwise the export is refused, or, on request,
+//     approximated by the mean of tanh(g[h]) over the heads (the largest |tanh(g[h]) − mean| is reported).
 //     adapter_config.json (AdaptionPromptConfig) is written beside the tensors.
 
 /// An export that cannot be made as asked; the CLI reports it as bad input (exit 2).
@@ -45,7 +45,8 @@ public enum AdapterExport {
 
         public static func == (a: Result, b: Result) -> Bool {
             a.tensors == b.tensors && a.maxGateDeviation == b.maxGateDeviation
-                && a.maxDeviationAt?.layer == b.maxDeviationAt?.layer && a.maxDeviationAt?.head == b.maxDeviationAt?.head
+                && a.maxDeviationAt?.layer == b.maxDeviationAt?.layer
+                && a.maxDeviationAt?.head == b.maxDeviationAt?.head
         }
     }
 
@@ -55,13 +56,16 @@ public enum AdapterExport {
         let s = params.shape
         let modelLayers = s.firstLayer + s.layers
         var tensors = [
-            NamedTensor(name: "adapter_query.weight", shape: [s.layers * s.length, s.dim], values: Array(params.values[0..<s.promptCount]))
+            NamedTensor(
+                name: "adapter_query.weight", shape: [s.layers * s.length, s.dim],
+                values: Array(params.values[0..<s.promptCount]))
         ]
         for layer in 0..<modelLayers {
             let gates: [Float] =
                 s.adapterIndex(ofLayer: layer).map { i in params.gates(i).map(tanhFloat) }
                 ?? [Float](repeating: 0, count: s.heads)
-            tensors.append(NamedTensor(name: "layers.\(layer).attention.gate", shape: [1, s.heads, 1, 1], values: gates))
+            tensors.append(
+                NamedTensor(name: "layers.\(layer).attention.gate", shape: [1, s.heads, 1, 1], values: gates))
         }
         return Result(tensors: tensors, maxGateDeviation: 0, maxDeviationAt: nil)
     }
@@ -76,17 +80,19 @@ public enum AdapterExport {
         for i in 0..<s.layers {
             let layer = s.firstLayer + i
             let prefix = "base_model.model.model.layers.\(layer).self_attn."
-            let raw = Array(params.gates(i))
-            let gates = raw.map(tanhFloat)
+            let gates = params.gates(i).map(tanhFloat)
             let gate: Float
-            if raw.allSatisfy({ $0 == raw[0] }) {
+            if gates.allSatisfy({ $0 == gates[0] }) {  // equal tanh(g): PEFT computes exactly our branch
                 gate = gates[0]
             } else {
-                let (lo, hi) = (gates.indices.min { gates[$0] < gates[$1] }!, gates.indices.max { gates[$0] < gates[$1] }!)
+                let (lo, hi) = (
+                    gates.indices.min { gates[$0] < gates[$1] }!, gates.indices.max { gates[$0] < gates[$1] }!
+                )
                 guard approximate else {
                     throw ExportError(
                         "layer \(layer): the \(s.heads) heads have different gates "
-                            + "(tanh(gate) from \(gates[lo]) at head \(lo) to \(gates[hi]) at head \(hi), spread \(gates[hi] - gates[lo])); "
+                            + "(tanh(gate) from \(gates[lo]) at head \(lo) to \(gates[hi]) at head \(hi), "
+                            + "spread \(gates[hi] - gates[lo])); "
                             + "PEFT's adaption_gate is one scalar per layer, so this adapter cannot be exported exactly "
                             + "(--peft-approximate writes the mean of tanh(gate) over the heads)")
                 }
@@ -98,7 +104,9 @@ public enum AdapterExport {
                     maxAt = (layer, h)
                 }
             }
-            tensors.append(NamedTensor(name: prefix + "adaption_prompt", shape: [1, s.length, s.dim], values: Array(params.prompt(i))))
+            tensors.append(
+                NamedTensor(
+                    name: prefix + "adaption_prompt", shape: [1, s.length, s.dim], values: Array(params.prompt(i))))
             tensors.append(NamedTensor(name: prefix + "adaption_gate", shape: [1], values: [gate]))
         }
         return Result(tensors: tensors, maxGateDeviation: maxDeviation, maxDeviationAt: maxAt)

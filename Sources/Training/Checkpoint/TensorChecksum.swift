@@ -34,7 +34,9 @@ public enum TensorChecksum {
 
     /// Writes `tensors` (F32) and `metadata` as one safetensors file with its checksum, atomically
     /// (temporary file, fsync, rename, folder fsync). `metadata` must not hold `checksum_sha256`.
-    public static func write(_ tensors: [NamedTensor], metadata: [String: String], to path: String) throws(ModelFileError) {
+    public static func write(_ tensors: [NamedTensor], metadata: [String: String], to path: String)
+        throws(ModelFileError)
+    {
         precondition(metadata[key] == nil, "'\(key)' is computed by TensorChecksum.write, not passed in")
         var writer = SafetensorsWriter()
         var descriptors: [Descriptor] = []
@@ -49,7 +51,9 @@ public enum TensorChecksum {
                 count = 4 * t.values.count
             }
             descriptors.append(
-                Descriptor(name: t.name, dtype: "F32", shape: t.shape, sha256: bytes.withUnsafeBytes { Fingerprint.sha256($0) }))
+                Descriptor(
+                    name: t.name, dtype: "F32", shape: t.shape, sha256: bytes.withUnsafeBytes { Fingerprint.sha256($0) }
+                ))
         }
         writer.metadata = metadata
         writer.metadata[key] = digest(descriptors, metadata: metadata)
@@ -72,7 +76,8 @@ public enum TensorChecksum {
     public static func verify(_ file: SafetensorsFile, required: Bool) throws(ModelFileError) -> Bool {
         guard let stored = file.metadata[key] else {
             if required {
-                throw ModelFileError(.missingKey, file: file.path, "metadata key '\(key)' is missing (no checksum to verify)")
+                throw ModelFileError(
+                    .missingKey, file: file.path, "metadata key '\(key)' is missing (no checksum to verify)")
             }
             return false
         }
@@ -100,7 +105,8 @@ public enum TensorChecksum {
         var lines: [String] = []
         for d in descriptors.sorted(by: { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }) {
             lines.append(
-                "tensor \(field(d.name)) \(d.dtype) [" + d.shape.map(String.init).joined(separator: ",") + "] \(d.sha256)")
+                "tensor \(field(d.name)) \(d.dtype) [" + d.shape.map(String.init).joined(separator: ",")
+                    + "] \(d.sha256)")
         }
         for k in metadata.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) where k != key {
             lines.append("meta \(field(k)) \(field(metadata[k]!))")
@@ -121,11 +127,14 @@ enum CheckpointValidation {
     }
 
     /// A metadata value that must be a decimal integer ≥ `minimum`, or nil when absent.
-    static func int(_ key: String, in metadata: [String: String], file: String, minimum: Int = 0) throws(ModelFileError) -> Int? {
+    static func int(_ key: String, in metadata: [String: String], file: String, minimum: Int = 0) throws(ModelFileError)
+        -> Int?
+    {
         guard let text = metadata[key] else { return nil }
         guard let value = Int(text), value >= minimum else {
             throw ModelFileError(
-                .badValue, file: file, "metadata '\(key)': expected an integer ≥ \(minimum), found \"\(text.prefix(64))\"")
+                .badValue, file: file,
+                "metadata '\(key)': expected an integer ≥ \(minimum), found \"\(text.prefix(64))\"")
         }
         return value
     }

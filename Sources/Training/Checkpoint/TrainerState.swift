@@ -72,9 +72,11 @@ public struct TrainerState: Sendable, Equatable {
         precondition(
             optimizer.m.count == optimizer.v.count
                 && (optimizer.m.isEmpty || optimizer.m.count == params.values.count),
-            "optimizer moments (\(optimizer.m.count), \(optimizer.v.count)) do not fit \(params.values.count) parameters")
+            "optimizer moments (\(optimizer.m.count), \(optimizer.v.count)) do not fit \(params.values.count) parameters"
+        )
         for name in extraTensors.keys {
-            precondition(!Self.reservedTensors.contains(name) && !name.isEmpty, "extra tensor name '\(name)' is reserved")
+            precondition(
+                !Self.reservedTensors.contains(name) && !name.isEmpty, "extra tensor name '\(name)' is reserved")
         }
         var tensors = [
             NamedTensor(name: "params", shape: [params.values.count], values: params.values),
@@ -136,7 +138,8 @@ public struct TrainerState: Sendable, Equatable {
         func uint64(_ key: String) throws(ModelFileError) -> UInt64 {
             let text = try string(key)
             guard let v = UInt64(text) else {
-                throw fail(.badValue, "metadata '\(key)': expected an unsigned 64-bit integer, found \"\(text.prefix(64))\"")
+                throw fail(
+                    .badValue, "metadata '\(key)': expected an unsigned 64-bit integer, found \"\(text.prefix(64))\"")
             }
             return v
         }
@@ -150,13 +153,17 @@ public struct TrainerState: Sendable, Equatable {
 
         // Stage 1: format and integrity, before any field is trusted.
         guard let f = metadata["format"] else {
-            throw fail(.missingKey, "metadata key 'format' is missing (expected \"\(format)\"; not a trainer state file)")
+            throw fail(
+                .missingKey, "metadata key 'format' is missing (expected \"\(format)\"; not a trainer state file)")
         }
-        guard f == format else { throw fail(.badValue, "metadata 'format' is \"\(f.prefix(64))\", expected \"\(format)\"") }
+        guard f == format else {
+            throw fail(.badValue, "metadata 'format' is \"\(f.prefix(64))\", expected \"\(format)\"")
+        }
         let version = try string("format_version")
         guard version == String(formatVersion) else {
             throw fail(
-                .unsupportedVersion, "metadata 'format_version' is \"\(version.prefix(32))\", this build reads version \(formatVersion)")
+                .unsupportedVersion,
+                "metadata 'format_version' is \"\(version.prefix(32))\", this build reads version \(formatVersion)")
         }
         try TensorChecksum.verify(file, required: true)
 
@@ -169,7 +176,8 @@ public struct TrainerState: Sendable, Equatable {
         let heads = try int("heads", minimum: 1)
         guard firstLayer + n == modelLayers else {
             throw fail(
-                .badValue, "metadata 'first_layer' is \(firstLayer), expected \(modelLayers - n) (model_layers − adapter_layers)")
+                .badValue,
+                "metadata 'first_layer' is \(firstLayer), expected \(modelLayers - n) (model_layers − adapter_layers)")
         }
         let kindText = try string("optimizer.kind")
         guard let kind = OptimizerConfig.Kind(rawValue: kindText) else {
@@ -229,7 +237,8 @@ public struct TrainerState: Sendable, Equatable {
         var extraTensors: [String: [Float]] = [:]
         for info in file.tensorInfos where !reservedTensors.contains(info.name) {
             guard info.type == .f32, info.shape.count == 1 else {
-                throw fail(.badValue, "tensor '\(info.name)': \(info.type) \(info.shape), expected a 1-dimensional F32 buffer")
+                throw fail(
+                    .badValue, "tensor '\(info.name)': \(info.type) \(info.shape), expected a 1-dimensional F32 buffer")
             }
             let values = info.elementCount == 0 ? [] : try file.floats(of: info)
             try CheckpointValidation.requireFinite(values, tensor: info.name, file: path)
@@ -244,7 +253,8 @@ public struct TrainerState: Sendable, Equatable {
         for (key, value) in metadata where key.hasPrefix("extra.") { extra[String(key.dropFirst(6))] = value }
 
         return TrainerState(
-            params: AdapterParameters(shape: shape, values: params), optimizer: optimizer, nextStep: try int("next_step"),
+            params: AdapterParameters(shape: shape, values: params), optimizer: optimizer,
+            nextStep: try int("next_step"),
             epoch: try int("epoch"), seed: try uint64("seed"), rngState: try uint64("rng_state"),
             modelSHA256: try string("model_sha256"), dataSHA256: try string("data_sha256"),
             configJSON: try string("config"), extra: extra, extraTensors: extraTensors)
@@ -252,7 +262,9 @@ public struct TrainerState: Sendable, Equatable {
 
     /// Checks that this state can resume on the given model and data; `file` names the state in
     /// errors. Pass nil for a fingerprint not to check it.
-    public func check(model config: LlamaConfig, modelSHA256: String?, dataSHA256: String?, file: String) throws(ModelFileError) {
+    public func check(model config: LlamaConfig, modelSHA256: String?, dataSHA256: String?, file: String)
+        throws(ModelFileError)
+    {
         if let ours = modelSHA256, ours != self.modelSHA256 {
             throw ModelFileError(
                 .badValue, file: file,
@@ -262,7 +274,8 @@ public struct TrainerState: Sendable, Equatable {
         if let ours = dataSHA256, ours != self.dataSHA256 {
             throw ModelFileError(
                 .badValue, file: file,
-                "metadata 'data_sha256': the state was saved for data \(self.dataSHA256), but the data's fingerprint is \(ours)")
+                "metadata 'data_sha256': the state was saved for data \(self.dataSHA256), but the data's fingerprint is \(ours)"
+            )
         }
         let s = params.shape
         guard s.dim == config.dim, s.heads == config.heads, s.firstLayer + s.layers == config.layers else {
