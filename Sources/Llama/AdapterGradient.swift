@@ -29,12 +29,15 @@ public struct GradientSum: Sendable, Equatable {
 extension LlamaModel {
     /// Forward over `batch` with the adapter, then the hand-written backward from the cross-entropy
     /// down to the lowest adapted block and no further. Frozen weights get no gradient (only
-    /// dX = dY·W flows through them).
-    public func adapterGradient(_ batch: [TrainingSequence], adapter: AdapterParameters) -> GradientSum {
+    /// dX = dY·W flows through them). `recompute` keeps only each adapted block's input and re-runs
+    /// the block before its backward: less memory, one more forward of the adapted blocks, and the
+    /// same result bit for bit.
+    public func adapterGradient(_ batch: [TrainingSequence], adapter: AdapterParameters, recompute: Bool = false) -> GradientSum {
         let c = config
         let shape = adapter.shape
         var pass = ForwardPass(
-            model: self, sequences: batch.map(\.inputIDs), caches: nil, adapter: adapter, saveLayers: shape.firstLayer)
+            model: self, sequences: batch.map(\.inputIDs), caches: nil, adapter: adapter, saveLayers: shape.firstLayer,
+            recompute: recompute)
         pass.run()
         let t = pass.positions.count
 
@@ -59,10 +62,19 @@ extension LlamaModel {
         guard shape.layers > 0 else { return GradientSum(lossSum: lossSum, labelCount: rows.count, gradient: gradient) }
 
         var work = BackwardScratch(config: c, tokens: t, lengths: pass.lengths, slots: shape.length)
+        let refilled = recompute
+            ? BlockActivations(config: c, lengths: pass.lengths, keys: 0, adapterLength: shape.length, save: true) : nil
         for l in stride(from: c.layers - 1, through: shape.firstLayer, by: -1) {
             let i = l - shape.firstLayer
+            let a: BlockActivations
+            if let refilled {
+                recomputeBlock(l, input: pass.savedInputs[i], into: refilled, lengths: pass.lengths, adapter: adapter)
+                a = refilled
+            } else {
+                a = pass.saved[i]
+            }
             blockBackward(
-                l, a: pass.saved[i], dh: &dh, w: &work, lengths: pass.lengths, shape: shape, index: i,
+                l, a: a, dh: &dh, w: &work, lengths: pass.lengths, shape: shape, index: i,
                 gradient: &gradient, needInputGradient: l > shape.firstLayer)
         }
         return GradientSum(lossSum: lossSum, labelCount: rows.count, gradient: gradient)

@@ -124,6 +124,15 @@ public final class LlamaModel: @unchecked Sendable {
         Matmul.linear(&h, s.act, w.wDown, rows: t, inFeatures: c.ffnDim, outFeatures: c.dim, accumulate: true)
     }
 
+    /// Runs block l again on its saved input to refill `a` for the backward (activation
+    /// recomputation): the same kernels on the same input give the same numbers.
+    func recomputeBlock(_ l: Int, input: [Float], into a: BlockActivations, lengths: [Int], adapter: AdapterParameters) {
+        var h = input
+        var scratch = BlockScratch(config: config, tokens: h.count / config.dim)
+        let positions = lengths.flatMap { (0..<$0).map(Int32.init) }
+        block(l, &h, a, &scratch, positions: positions, lengths: lengths, caches: nil, adapter: adapter, save: true)
+    }
+
     /// Final RMSNorm and LM head, only on the rows asked for.
     private func head(_ h: [Float], lengths: [Int], rows: LogitRows) -> [[Float]] {
         let c = config
@@ -196,7 +205,8 @@ final class BlockActivations {
 }
 
 /// One forward over packed sequences: embeddings, then every block in order. With `saveLayers`
-/// (training), blocks from that index up keep their activations for the backward.
+/// (training), blocks from that index up keep their activations for the backward — or, with
+/// `recompute`, only their inputs (T, D), from which the backward re-runs each block.
 struct ForwardPass {
     let model: LlamaModel
     let sequences: [[Int32]]
@@ -207,8 +217,15 @@ struct ForwardPass {
     let positions: [Int32]
     var h: [Float]  // (T, D) residual stream
     var saved: [BlockActivations] = []
+    /// Block inputs of the saved layers, when recomputing.
+    var savedInputs: [[Float]] = []
+    let recompute: Bool
 
-    init(model: LlamaModel, sequences: [[Int32]], caches: [KVCache]?, adapter: AdapterParameters?, saveLayers: Int?) {
+    init(
+        model: LlamaModel, sequences: [[Int32]], caches: [KVCache]?, adapter: AdapterParameters?, saveLayers: Int?,
+        recompute: Bool = false
+    ) {
+        self.recompute = recompute
         self.model = model
         self.sequences = sequences
         self.caches = caches
@@ -246,7 +263,11 @@ struct ForwardPass {
         let kk = adapter?.shape.length ?? 0
         let shared = BlockActivations(config: c, lengths: lengths, keys: keys, adapterLength: kk, save: false)
         for l in 0..<c.layers {
-            let save = saveFrom.map { l >= $0 } ?? false
+            var save = saveFrom.map { l >= $0 } ?? false
+            if save && recompute {
+                savedInputs.append(h)
+                save = false
+            }
             let a = save ? BlockActivations(config: c, lengths: lengths, keys: keys, adapterLength: kk, save: true) : shared
             model.block(l, &h, a, &scratch, positions: positions, lengths: lengths, caches: caches, adapter: adapter, save: save)
             if save { saved.append(a) }

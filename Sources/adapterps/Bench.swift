@@ -126,6 +126,7 @@ struct BenchStep: ParsableCommand {
     @Option(name: .customLong("adapter-layers"), help: "Adapted blocks from the top (default: all).") var adapterLayers: Int?
     @Option(name: .customLong("adapter-len"), help: "Prompt length K.") var adapterLen = 10
     @Option(help: "Timed repeats.") var repeats = 3
+    @Flag(help: "Recompute adapted blocks' activations in the backward (less memory).") var recompute = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
@@ -141,7 +142,7 @@ struct BenchStep: ParsableCommand {
         for i in adapter.shape.promptCount..<adapter.shape.parameterCount { adapter.values[i] = 0.1 }
         var loss = 0.0
         let t = medianSeconds(repeats: repeats) {
-            let r = llama.adapterGradient(batchSeqs, adapter: adapter)
+            let r = llama.adapterGradient(batchSeqs, adapter: adapter, recompute: recompute)
             loss = r.lossSum / Double(max(r.labelCount, 1))
         }
         let tokens = Double(batch * seq)
@@ -158,7 +159,7 @@ struct BenchStep: ParsableCommand {
             "bench": "step", "tokens_per_s": tokens / t.median, "ms": t.median * 1e3, "gflops": gflops,
             "mflop_per_token": flops / tokens / 1e6, "loss": loss, "batch": batch, "seq": seq, "adapter_layers": n,
             "adapter_len": adapterLen, "threads": Matmul.threads, "openblas_core": Matmul.coreName,
-            "peak_rss_bytes": peakResidentBytes(), "weights": llama.weights.residency.rawValue,
+            "peak_rss_bytes": peakResidentBytes(), "weights": llama.weights.residency.rawValue, "recompute": recompute,
         ]
         if json {
             try printJSON(object)

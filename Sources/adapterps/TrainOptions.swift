@@ -14,6 +14,7 @@ struct TrainOptions: ParsableArguments {
     @Option(name: .customLong("data-format"), help: "alpaca, chat or tokenized (default: detected).") var dataFormat: String?
     @Option(help: "Prompt template for Alpaca data: alpaca or chat (the model's chat template).") var template: String?
     @Flag(help: "Stop at the first malformed record instead of skipping it.") var strict = false
+    @Flag(help: "Recompute adapted blocks' activations in the backward instead of keeping them (less memory, same result).") var recompute = false
     @Option(name: .customLong("adapter-layers"), help: "Adapted blocks, counted from the top (default: all).") var adapterLayers: Int?
     @Option(name: .customLong("adapter-len"), help: "Prompt vectors per adapted block (default 10).") var adapterLen: Int?
     @Option(name: .customLong("global-batch"), help: "Examples per optimizer step (default 16).") var globalBatch: Int?
@@ -74,6 +75,8 @@ struct TrainOptions: ParsableArguments {
             guard let k = PromptTemplate(rawValue: t) else { throw CLIError.badInput("--template must be alpaca or chat, got '\(t)'") }
             c.template = k
         }
+        let recomputeFromFile = try pick(nil as Bool?, "recompute", { $0 as? Bool }) ?? false
+        c.recompute = recompute || recomputeFromFile
         let strictFromFile = try pick(nil as Bool?, "strict", { $0 as? Bool }) ?? false
         c.strict = strict || strictFromFile
         do {
@@ -89,7 +92,7 @@ struct TrainOptions: ParsableArguments {
     static let knownKeys: Set<String> = [
         "data", "out", "data-format", "template", "strict", "adapter-layers", "adapter-len", "global-batch",
         "micro-batch-tokens", "max-seq-len", "steps", "epochs", "optimizer", "lr", "base-lr", "schedule", "warmup-steps",
-        "weight-decay", "clip", "seed", "checkpoint-every", "model", "threads",
+        "weight-decay", "clip", "seed", "checkpoint-every", "model", "threads", "recompute",
     ]
 
     static func readConfigFile(_ path: String) throws -> [String: Any] {

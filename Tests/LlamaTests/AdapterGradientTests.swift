@@ -39,6 +39,15 @@ final class AdapterGradientTests: XCTestCase {
         XCTAssertNotEqual(model.forward(seqs, adapter: adapter), model.forward(seqs))
     }
 
+    /// Recomputing activations in the backward gives the same gradient, bit for bit.
+    func testRecomputeGivesIdenticalGradient() throws {
+        let model = try tinyModel("untied")
+        var adapter = AdapterParameters.initial(shape: AdapterShape(config: model.config, length: 3), seed: 5)
+        for i in adapter.shape.promptCount..<adapter.shape.parameterCount { adapter.values[i] = 0.25 }
+        let data = batch(vocab: model.config.vocabSize)
+        XCTAssertEqual(model.adapterGradient(data, adapter: adapter, recompute: true), model.adapterGradient(data, adapter: adapter))
+    }
+
     /// Every gradient coordinate of prompts and gates against central differences of the loss sum.
     func testGradientMatchesFiniteDifferences() throws {
         for (variant, layers) in [("tied", nil), ("untied", 1)] as [(String, Int?)] {

@@ -76,6 +76,21 @@ final class LocalTrainerTests: XCTestCase {
         XCTAssertLessThan(worst / scale, 1e-5)
     }
 
+    /// A non-finite loss stops the run with a clear error and leaves the parameters untouched.
+    func testNonFiniteLossStopsTheStep() throws {
+        let model = try tinyModel()
+        let trainer = try LocalTrainer(model: model, dataset: dataset(vocab: model.config.vocabSize), config: config())
+        var progress = trainer.start()
+        progress.params.values[0] = .nan
+        let before = progress.params.values
+        XCTAssertThrowsError(try trainer.step(&progress)) { error in
+            XCTAssertTrue("\(error)".contains("not finite"), "\(error)")
+        }
+        XCTAssertEqual(progress.step, 0)
+        XCTAssertEqual(progress.params.values.count, before.count)
+        XCTAssertTrue(progress.params.values[0].isNaN && Array(progress.params.values[1...]) == Array(before[1...]))
+    }
+
     func testScheduleWarmupCosineAndScaling() {
         let s = LearningRateSchedule(shape: .cosine, peak: 1, warmupSteps: 4, totalSteps: 14)
         XCTAssertEqual(s.rate(at: 0), 0.25)

@@ -138,6 +138,7 @@ def cmd_torch(a):
     from safetensors.numpy import load_file
 
     torch.set_num_threads(a.threads)
+    DT = getattr(torch, a.dtype)
     t_load = time.time()
     r = GGUFReader(a.model)
     cfg = dict(n_layers=int(gguf_field(r, "llama.block_count")), dim=int(gguf_field(r, "llama.embedding_length")),
@@ -148,7 +149,7 @@ def cmd_torch(a):
     W = {}
     for t in r.tensors:
         shape = [int(x) for x in reversed(t.shape)]
-        W[t.name] = torch.from_numpy(dequantize(t.data, t.tensor_type).astype(np.float32).reshape(shape).copy())
+        W[t.name] = torch.from_numpy(dequantize(t.data, t.tensor_type).astype(np.float32).reshape(shape).copy()).to(DT)
     del r
     L, D, H, G = cfg["n_layers"], cfg["dim"], cfg["n_heads"], cfg["n_kv"]
     hd, rep = D // H, H // G
@@ -173,8 +174,8 @@ def cmd_torch(a):
     # RoPE on adjacent pairs (GGUF layout); angles in float64, then float32.
     inv = cfg["theta"] ** (-torch.arange(0, hd, 2, dtype=torch.float64) / hd)
     ang = torch.outer(torch.arange(T, dtype=torch.float64), inv)
-    cos, sin = ang.cos().float()[None, :, None, :], ang.sin().float()[None, :, None, :]
-    mask = torch.full((T, T), float("-inf")).triu(1)
+    cos, sin = ang.cos().to(DT)[None, :, None, :], ang.sin().to(DT)[None, :, None, :]
+    mask = torch.full((T, T), float("-inf"), dtype=DT).triu(1)
 
     def rms(x, w):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + cfg["eps"]) * w
@@ -212,8 +213,8 @@ def cmd_torch(a):
             h_base = block(i, h_base)
 
     init = load_file(os.path.join(a.work, "init.safetensors"))
-    prompt = torch.from_numpy(init["adapter.prompt"].copy()).requires_grad_(True)
-    gate = torch.from_numpy(init["adapter.gate"].copy()).requires_grad_(True)
+    prompt = torch.from_numpy(init["adapter.prompt"].copy()).to(DT).requires_grad_(True)
+    gate = torch.from_numpy(init["adapter.gate"].copy()).to(DT).requires_grad_(True)
     assert tuple(prompt.shape) == (N, a.adapter_len, D) and tuple(gate.shape) == (N, H)
 
     def loss_fn():
@@ -228,7 +229,7 @@ def cmd_torch(a):
                             lr=a.lr, betas=(0.9, 0.95), eps=1e-8, foreach=False)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_at(s, a.lr, a.warmup_steps, a.steps, a.schedule) / a.lr)
-    print(f"torch: {B} sequences, T {T}, {int((ids != 0).sum())} ids, {n_labels} label tokens, layers {first}..{L - 1} "
+    print(f"torch {a.dtype}: {B} sequences, T {T}, {sum(len(e['input_ids']) for e in exs)} ids, {n_labels} label tokens, layers {first}..{L - 1} "
           f"adapted, K {a.adapter_len}; setup {time.time() - t_load:.1f} s", flush=True)
     out = dict(loss=[], lr=[], grad_norm=[], label_tokens=n_labels, step_seconds=[])
     t_train = time.time()
@@ -251,9 +252,15 @@ def cmd_torch(a):
     out["train_seconds"] = time.time() - t_train
     out["torch_version"] = torch.__version__
     out["threads"] = a.threads
-    with open(os.path.join(a.work, "torch.json"), "w") as f:
+    out["dtype"] = a.dtype
+    path = os.path.join(a.work, torch_file(a.dtype))
+    with open(path, "w") as f:
         json.dump(out, f)
-    print(f"torch: {a.steps} steps in {out['train_seconds']:.1f} s -> {os.path.join(a.work, 'torch.json')}")
+    print(f"torch {a.dtype}: {a.steps} steps in {out['train_seconds']:.1f} s -> {path}")
+
+
+def torch_file(dtype):
+    return "torch.json" if dtype == "float32" else f"torch_{dtype}.json"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -411,6 +418,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tolerance", type=float, default=0.005)
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                    help="torch stage: float32 (the comparison) or float64 (a reference trajectory)")
     a = ap.parse_args()
     rc = {"tokenize": cmd_tokenize, "init": cmd_init, "torch": cmd_torch, "compare": cmd_compare}[a.stage](a)
     sys.exit(rc or 0)

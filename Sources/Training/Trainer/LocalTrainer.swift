@@ -94,7 +94,8 @@ public struct LocalTrainer {
         var reducer = GradientReducer(parameterCount: shape.parameterCount, microBatches: mbs.count)
         var tokens = 0
         for mb in mbs {
-            reducer.add(model.adapterGradient(sequences(mb), adapter: progress.params), index: mb.index)
+            reducer.add(
+                model.adapterGradient(sequences(mb), adapter: progress.params, recompute: config.recompute), index: mb.index)
             tokens += mb.tokens
         }
         let (gradient, loss, labels) = reducer.reduce()

@@ -28,6 +28,9 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var strict = false
     /// Write `adapter.safetensors` and the trainer state every this many steps (0 = only at the end).
     public var checkpointEvery: Int = 0
+    /// Keep only each adapted block's input and recompute its activations in the backward
+    /// (less memory, same bits).
+    public var recompute = false
 
     public init() {}
 
