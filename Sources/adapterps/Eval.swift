@@ -28,9 +28,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let (llama, tok) = try model.load()
-        guard let tokenizer = tok else { throw CLIError.badInput("\(llama.path): the model carries no tokenizer this build can read") }
-        let params = try adapter.map { try AdapterCheckpoint.read(path: $0, model: llama.config, modelSHA256: llama.fingerprint).0 }
+        let (llama, tokenizer, params) = try model.loadForText(adapter: adapter)
         var records: [AlpacaRecord]
         do {
             records = try Dataset.alpacaRecords(path: data)

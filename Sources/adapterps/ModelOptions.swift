@@ -4,6 +4,7 @@ import Kernels
 import Llama
 import ModelFiles
 import Tokenizers
+import Training
 
 /// Options shared by every command that loads a model.
 struct ModelOptions: ParsableArguments {
@@ -51,5 +52,18 @@ func loadTokenizer(_ path: String) throws -> (any Tokenizer)? {
         throw error
     } catch {
         throw CLIError.badInput("\(path): tokenizer: \(error)")
+    }
+}
+
+extension ModelOptions {
+    /// For the text commands: the model, its tokenizer (required), and the adapter file if given,
+    /// checked against the model's shape and fingerprint.
+    func loadForText(adapter: String?) throws -> (LlamaModel, any Tokenizer, AdapterParameters?) {
+        let (llama, tok) = try load()
+        guard let tokenizer = tok else {
+            throw CLIError.badInput("\(llama.path): the model carries no tokenizer this build can read")
+        }
+        let params = try adapter.map { try AdapterCheckpoint.read(path: $0, model: llama.config, modelSHA256: llama.fingerprint).0 }
+        return (llama, tokenizer, params)
     }
 }

@@ -24,11 +24,7 @@ struct Score: ParsableCommand {
     var json = false
 
     func run() throws {
-        let (llama, tok) = try model.load()
-        guard let tokenizer = tok else {
-            throw CLIError.badInput("\(llama.path): the model carries no tokenizer this build can read")
-        }
-        let params = try adapter.map { try AdapterCheckpoint.read(path: $0, model: llama.config, modelSHA256: llama.fingerprint).0 }
+        let (llama, tokenizer, params) = try model.loadForText(adapter: adapter)
         let ids = tokenizer.encode(text, addSpecial: true, parseSpecial: true)
         guard ids.count >= 2 else {
             throw CLIError.badInput("the text encodes to \(ids.count) token(s); scoring needs at least 2")
