@@ -64,6 +64,27 @@ public enum Attention {
         }
     }
 
+    /// `causalBackward` over packed sequences of `lengths` rows each (every one starting at
+    /// position 0); probs holds each sequence's (H, len, len) block in order. scratch: (L_max, L_max).
+    public static func causalBackwardPacked(
+        dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, probs: UnsafePointer<Float>,
+        _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+        lengths: [Int], heads: Int, kvHeads: Int, headDim hd: Int
+    ) {
+        let (qw, kw) = (heads * hd, kvHeads * hd)
+        var row = 0
+        var p = 0
+        for len in lengths {
+            causalBackward(
+                dq: dq + row * qw, dk: dk + row * kw, dv: dv + row * kw, scratch: scratch, dOut: dOut + row * qw,
+                probs: probs + p, q + row * qw, k + row * kw, v + row * kw, rows: len, heads: heads, kvHeads: kvHeads,
+                headDim: hd)
+            row += len
+            p += heads * len * len
+        }
+    }
+
     /// The adapter branch (DESIGN §1), added into `out`:
     ///   out_h += tanh(gate_h) · softmax(q_h · ak_gᵀ / √hd) · av_g
     /// over the K prompt slots, without mask or RoPE. ak, av: (K, G·hd); gateTanh: (H).

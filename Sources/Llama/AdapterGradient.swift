@@ -140,11 +140,13 @@ extension LlamaModel {
         for j in s.dak.indices { s.dak[j] = 0; s.dav[j] = 0 }
         for j in s.dq.indices { s.dq[j] = 0 }
         gradient.withUnsafeMutableBufferPointer { g in
-            Attention.adapterBackward(
-                dq: needInputGradient ? s.dq.withUnsafeMutableBufferPointer { $0.baseAddress! } : nil,
-                dak: &s.dak, dav: &s.dav, dgate: g.baseAddress! + shape.gateOffset(index), scratch: &s.dAdapterProbs,
-                dOut: s.dO, probs: a.adapterProbs, branch: a.branch, a.q, ak: a.ak, av: a.av, gateTanh: a.gateTanh,
-                rows: t, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, slots: kk)
+            s.dq.withUnsafeMutableBufferPointer { dq in
+                Attention.adapterBackward(
+                    dq: needInputGradient ? dq.baseAddress! : nil,
+                    dak: &s.dak, dav: &s.dav, dgate: g.baseAddress! + shape.gateOffset(index), scratch: &s.dAdapterProbs,
+                    dOut: s.dO, probs: a.adapterProbs, branch: a.branch, a.q, ak: a.ak, av: a.av, gateTanh: a.gateTanh,
+                    rows: t, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, slots: kk)
+            }
             // ak = prompt·Wkᵀ, av = prompt·Wvᵀ  ⇒  dprompt = dak·Wk + dav·Wv   (K, D)
             let dPrompt = g.baseAddress! + shape.promptOffset(index)
             Matmul.linearBackwardInput(dPrompt, s.dak, wd.wk, rows: kk, inFeatures: c.dim, outFeatures: c.kvDim, accumulate: true)
@@ -154,25 +156,9 @@ extension LlamaModel {
 
         // Token attention, per sequence, from the saved probabilities.
         for j in s.dk.indices { s.dk[j] = 0; s.dv[j] = 0 }
-        var row = 0
-        var probsOffset = 0
-        for len in lengths {
-            a.probs.withUnsafeBufferPointer { p in
-                Attention.causalBackward(
-                    dq: s.dq.withUnsafeMutableBufferPointer { $0.baseAddress! } + row * c.qDim,
-                    dk: s.dk.withUnsafeMutableBufferPointer { $0.baseAddress! } + row * c.kvDim,
-                    dv: s.dv.withUnsafeMutableBufferPointer { $0.baseAddress! } + row * c.kvDim,
-                    scratch: s.dScores.withUnsafeMutableBufferPointer { $0.baseAddress! },
-                    dOut: s.dO.withUnsafeBufferPointer { $0.baseAddress! } + row * c.qDim,
-                    probs: p.baseAddress! + probsOffset,
-                    a.q.withUnsafeBufferPointer { $0.baseAddress! } + row * c.qDim,
-                    a.k.withUnsafeBufferPointer { $0.baseAddress! } + row * c.kvDim,
-                    a.v.withUnsafeBufferPointer { $0.baseAddress! } + row * c.kvDim,
-                    rows: len, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
-            }
-            row += len
-            probsOffset += c.heads * len * len
-        }
+        Attention.causalBackwardPacked(
+            dq: &s.dq, dk: &s.dk, dv: &s.dv, scratch: &s.dScores, dOut: s.dO, probs: a.probs, a.q, a.k, a.v,
+            lengths: lengths, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
         // RoPE is a rotation: its backward turns the gradient by the opposite angle.
         let positions = lengths.flatMap { (0..<$0).map(Int32.init) }
         let rope = ropeTable(covering: lengths.max() ?? 1)
