@@ -11,8 +11,11 @@ cd "$(dirname "$0")/.."
 THREADS=${1:-2}
 BATCH=${BATCH:-4}; SEQ=${SEQ:-256}; LAYERS=${LAYERS:-30}; LEN=${LEN:-10}
 MODEL=$(scripts/setup.sh | tail -n 1)
-swift build -c release --product adapterps >/dev/null
-BIN="$(swift build -c release --show-bin-path)/adapterps"
+if [ -z "${ADAPTERPS_BIN:-}" ]; then
+    swift build -c release --product adapterps >/dev/null
+    ADAPTERPS_BIN="$(swift build -c release --show-bin-path)/adapterps"
+fi
+BIN="$ADAPTERPS_BIN"
 TORCH_PY=.venv-torch/bin/python
 BASELINE=../shared/bench/torch_baseline.py
 OUT=$(mktemp -d)

@@ -6,9 +6,11 @@ public enum SwiGLU {
     public static func forward(
         _ out: UnsafeMutablePointer<Float>, _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count n: Int
     ) {
-        for i in 0..<n {
-            let g = gate[i]
-            out[i] = g / (1 + Foundation.exp(-g)) * up[i]
+        Parallel.ranges(n) { r in
+            for i in r {
+                let g = gate[i]
+                out[i] = g / (1 + Foundation.exp(-g)) * up[i]
+            }
         }
     }
 
@@ -17,12 +19,14 @@ public enum SwiGLU {
         _ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
         _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, count n: Int
     ) {
-        for i in 0..<n {
-            let g = gate[i]
-            let sig = 1 / (1 + Foundation.exp(-g))
-            let silu = g * sig
-            dup[i] = dout[i] * silu
-            dgate[i] = dout[i] * up[i] * sig * (1 + g * (1 - sig))
+        Parallel.ranges(n) { r in
+            for i in r {
+                let g = gate[i]
+                let sig = 1 / (1 + Foundation.exp(-g))
+                let silu = g * sig
+                dup[i] = dout[i] * silu
+                dgate[i] = dout[i] * up[i] * sig * (1 + g * (1 - sig))
+            }
         }
     }
 }
@@ -42,6 +46,27 @@ public enum Softmax {
         let inv = 1 / sum
         for j in 0..<valid { x[j] *= inv }
         for j in valid..<n { x[j] = 0 }
+    }
+
+    /// Cross-entropy over rows of logits (M, V), in place: losses[j] = logsumexp(row) − row[target],
+    /// and the row becomes its gradient softmax(row) − onehot(target). Rows run in parallel.
+    public static func crossEntropyRows(
+        _ logits: UnsafeMutablePointer<Float>, losses: UnsafeMutablePointer<Double>, targets: [Int32], rows m: Int,
+        vocab v: Int
+    ) {
+        targets.withUnsafeBufferPointer { tp in
+            Parallel.ranges(m, minimumPerThread: 2) { rows in
+                for j in rows {
+                    let row = logits + j * v
+                    let lse = logSumExp(row, count: v)
+                    let target = Int(tp[j])
+                    losses[j] = lse - Double(row[target])
+                    let shift = Float(lse)
+                    for k in 0..<v { row[k] = Foundation.exp(row[k] - shift) }
+                    row[target] -= 1
+                }
+            }
+        }
     }
 
     /// log Σ exp(x), accumulated in Double for a stable score over a large vocabulary.

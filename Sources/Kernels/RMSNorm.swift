@@ -6,7 +6,8 @@ public enum RMSNorm {
         _ out: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>?,
         _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, rows t: Int, channels c: Int, eps: Float
     ) {
-        for i in 0..<t {
+        Parallel.ranges(t, minimumPerThread: 16) { rows in
+        for i in rows {
             let xi = x + i * c
             let oi = out + i * c
             var ss: Float = 0
@@ -14,6 +15,7 @@ public enum RMSNorm {
             let r = 1 / (ss / Float(c) + eps).squareRoot()
             rstd?[i] = r
             for j in 0..<c { oi[j] = xi[j] * r * w[j] }
+        }
         }
     }
 
@@ -23,7 +25,8 @@ public enum RMSNorm {
         _ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>,
         _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, rows t: Int, channels c: Int, accumulate: Bool
     ) {
-        for i in 0..<t {
+        Parallel.ranges(t, minimumPerThread: 16) { rows in
+        for i in rows {
             let xi = x + i * c
             let di = dout + i * c
             let dxi = dx + i * c
@@ -35,6 +38,7 @@ public enum RMSNorm {
                 let v = r * (di[j] * w[j] - xi[j] * r * m)
                 dxi[j] = accumulate ? dxi[j] + v : v
             }
+        }
         }
     }
 }

@@ -93,16 +93,16 @@ extension LlamaModel {
         RMSNorm.forward(&x, &rstd, hr, weights.outputNorm, rows: m, channels: c.dim, eps: c.normEps)
         var logits = [Float](repeating: 0, count: m * c.vocabSize)  // (M, V), becomes dlogits
         Matmul.linear(&logits, x, weights.output, rows: m, inFeatures: c.dim, outFeatures: c.vocabSize)
-        var loss = 0.0
+        // Per row: loss_j = lse − logit[target]; dlogits = softmax − onehot. Rows in parallel,
+        // the loss summed in row order afterwards (the same bits for any thread count).
+        var rowLoss = [Double](repeating: 0, count: m)
         logits.withUnsafeMutableBufferPointer { lp in
-            for j in 0..<m {
-                let row = lp.baseAddress! + j * c.vocabSize
-                let lse = Softmax.logSumExp(row, count: c.vocabSize)
-                loss += lse - Double(row[Int(targets[j])])
-                for v in 0..<c.vocabSize { row[v] = Float(Foundation.exp(Double(row[v]) - lse)) }
-                row[Int(targets[j])] -= 1
+            rowLoss.withUnsafeMutableBufferPointer { rl in
+                Softmax.crossEntropyRows(
+                    lp.baseAddress!, losses: rl.baseAddress!, targets: targets, rows: m, vocab: c.vocabSize)
             }
         }
+        let loss = rowLoss.reduce(0, +)
         var dx = [Float](repeating: 0, count: m * c.dim)
         Matmul.linearBackwardInput(&dx, logits, weights.output, rows: m, inFeatures: c.dim, outFeatures: c.vocabSize)
         var dhr = [Float](repeating: 0, count: m * c.dim)
