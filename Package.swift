@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: optimize),
         .target(name: "Llama", dependencies: ["Kernels", "ModelFiles"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["Llama", "Kernels", "ModelFiles", "Tokenizers"], swiftSettings: optimize),
+        .target(name: "Wire", dependencies: ["CLZ4"], swiftSettings: optimize),
         .executableTarget(
             name: "adapterps",
             dependencies: [
@@ -45,5 +46,6 @@ let package = Package(
         // Slow tests that run the adapterps binary as a user would (real processes, real files).
         .testTarget(name: "EndToEndTests", dependencies: ["ModelFiles", "Kernels"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFiles", "Tokenizers", "Kernels"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
     ]
 )

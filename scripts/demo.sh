@@ -8,7 +8,8 @@ MODEL=$(scripts/setup.sh | tail -n 1)
 echo "demo: building in release (a few minutes the first time)" >&2
 swift build -c release --product adapterps 2>&1 | grep -E "error|warning: unre|Compiling adapterps|Build" | tail -n 3 >&2
 BIN="$(swift build -c release --show-bin-path)/adapterps"
-EVAL=(--model "$MODEL" --data data/demo/eval.jsonl --limit 30 --max-tokens 12)
+# 24 tokens: room for the 11-token answer and more, so a model that does not stop is not cut to a match.
+EVAL=(--model "$MODEL" --data data/demo/eval.jsonl --limit 30 --max-tokens 24)
 
 echo; echo "== the model"
 "$BIN" inspect "$MODEL" | head -n 5
@@ -18,6 +19,6 @@ echo; echo "== training the adapter (configs/demo.yaml)"
 "$BIN" train --model "$MODEL" --config configs/demo.yaml
 echo; echo "== with the adapter, same held-out data"
 "$BIN" eval "${EVAL[@]}" --adapter out/demo/adapter.safetensors
-echo; echo "== chat still works with the adapter applied"
+echo; echo "== the adapter on an unrelated chat prompt (it was trained on one task only)"
 "$BIN" generate --model "$MODEL" --adapter out/demo/adapter.safetensors --chat --prompt "What is the capital of France?" --max-tokens 24
 echo; echo "demo: metrics in out/demo/metrics.jsonl, adapter in out/demo/adapter.safetensors"

@@ -44,7 +44,7 @@ struct Eval: ParsableCommand {
         }
         var line = ProgressLine()
         let result = Evaluator(model: llama, renderer: renderer).evaluate(records, adapter: params, maxTokens: maxTokens) {
-            done, total in line.show("eval \(done)/\(total)")
+            done, total in line.show("eval \(done)/\(total)", final: done == total)
         }
         line.finish()
         if json {

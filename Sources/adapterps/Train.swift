@@ -124,7 +124,7 @@ func runTraining(
         let done = report.step - firstStep
         let eta = Date().timeIntervalSince(started) / Double(done) * Double(trainer.totalSteps - report.step)
         line.show(String(format: "step %d/%d | loss %.4f | lr %.2e | %.0f tok/s | ETA %@", report.step, report.totalSteps,
-            report.loss, report.lr, report.tokensPerSecond, ProgressLine.duration(eta)))
+            report.loss, report.lr, report.tokensPerSecond, ProgressLine.duration(eta)), final: report.step == trainer.totalSteps)
         if config.checkpointEvery > 0 && report.step % config.checkpointEvery == 0 && report.step < trainer.totalSteps {
             try save()
         }

@@ -43,20 +43,24 @@ public final class MetricsLog {
     deinit { try? handle.close() }
 }
 
-/// The live progress line on stderr: rewritten in place on a terminal, a line per report otherwise.
+/// The live progress line on stderr: rewritten in place on a terminal; into a log (not a
+/// terminal) a line at most every `logInterval` seconds, plus the last one (`final`).
 public struct ProgressLine {
     private let isTerminal = isatty(STDERR_FILENO) != 0
     private var lastLength = 0
+    private var lastLogged: Date?
+    public var logInterval: TimeInterval = 5
 
     public init() {}
 
-    public mutating func show(_ text: String) {
+    public mutating func show(_ text: String, final: Bool = false) {
         if isTerminal {
             let pad = max(0, lastLength - text.count)
             FileHandle.standardError.write(Data(("\r" + text + String(repeating: " ", count: pad)).utf8))
             lastLength = text.count
-        } else {
+        } else if final || lastLogged.map({ Date().timeIntervalSince($0) >= logInterval }) ?? true {
             FileHandle.standardError.write(Data((text + "\n").utf8))
+            lastLogged = Date()
         }
     }
 
