@@ -28,11 +28,12 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: optimize),
         .target(name: "Llama", dependencies: ["Kernels", "ModelFiles"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["Llama", "Kernels", "ModelFiles", "Tokenizers"], swiftSettings: optimize),
-        .target(name: "Wire", dependencies: ["CLZ4"], swiftSettings: optimize),
+        .target(name: "Wire", dependencies: ["CLZ4", "CZeroMQ"], swiftSettings: optimize),
+        .target(name: "Cluster", dependencies: ["Training", "Wire", "Llama"], swiftSettings: optimize),
         .executableTarget(
             name: "adapterps",
             dependencies: [
-                "Training", "Llama", "Kernels", "ModelFiles", "Tokenizers",
+                "Cluster", "Training", "Llama", "Kernels", "ModelFiles", "Tokenizers", "Wire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -24,6 +24,12 @@ public struct GradientSum: Sendable, Equatable {
     public var lossSum: Double
     public var labelCount: Int
     public var gradient: [Float]
+
+    public init(lossSum: Double, labelCount: Int, gradient: [Float]) {
+        self.lossSum = lossSum
+        self.labelCount = labelCount
+        self.gradient = gradient
+    }
 }
 
 extension LlamaModel {

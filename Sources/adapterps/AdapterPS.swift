@@ -13,7 +13,7 @@ struct AdapterPS: ParsableCommand {
         discussion: """
             Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.
             """,
-        subcommands: [Train.self, Generate.self, Score.self, Eval.self, Export.self, Inspect.self, Bench.self])
+        subcommands: [Train.self, Launch.self, CoordinatorCommand.self, WorkerCommand.self, Generate.self, Score.self, Eval.self, Export.self, Inspect.self, Bench.self])
 
     /// Runs the command line with the project's exit codes (ArgumentParser's own usage code, 64,
     /// becomes 2).

@@ -52,7 +52,8 @@ func log(_ message: String) {
 
 /// The single-process training loop with progress, metrics and checkpoints.
 func runTraining(
-    llama: LlamaModel, dataset: Dataset, config: TrainingConfig, out: String, initialPath: String?, resume: Bool
+    llama: LlamaModel, dataset: Dataset, config: TrainingConfig, out: String, initialPath: String?, resume: Bool,
+    cluster: ((LocalTrainer) throws -> ClusterStepper)? = nil
 ) throws {
     let trainer: LocalTrainer
     do {
@@ -109,18 +110,26 @@ func runTraining(
     }
 
     let stop = StopSignal.install()
+    let stepper = try cluster?(trainer)
+    defer { stepper?.finish() }
     var line = ProgressLine()
     let started = Date()
     let firstStep = progress.step
     while progress.step < trainer.totalSteps {
-        let report: StepReport
+        var report: StepReport
+        var extra: [String: Any] = [:]
         do {
-            report = try trainer.step(&progress)
-        } catch {
+            if let stepper {
+                guard let r = try stepper.step(&progress, { stop.requested }) else { break }
+                (report, extra) = r
+            } else {
+                report = try trainer.step(&progress)
+            }
+        } catch let error as TrainingError {
             line.finish()
             throw CLIError.runtime(error.message)
         }
-        metrics.write(report.json)
+        metrics.write(report.json.merging(extra) { a, _ in a })
         let done = report.step - firstStep
         let eta = Date().timeIntervalSince(started) / Double(done) * Double(trainer.totalSteps - report.step)
         line.show(String(format: "step %d/%d | loss %.4f | lr %.2e | %.0f tok/s | ETA %@", report.step, report.totalSteps,
@@ -137,5 +146,16 @@ func runTraining(
     }
     line.finish()
     try save()
+    if stop.requested && progress.step < trainer.totalSteps {
+        log("stopped by \(stop.name) after step \(progress.step) of \(trainer.totalSteps); checkpoint written, continue with --resume")
+        return
+    }
     log("wrote \(adapterPath) (step \(progress.step)) in \(ProgressLine.duration(Date().timeIntervalSince(started)))")
+}
+
+/// Runs steps on workers instead of in this process (`coordinator`, `launch`).
+struct ClusterStepper {
+    /// One step; nil when stopped first. Returns the report and extra metrics fields.
+    let step: (inout TrainingProgress, () -> Bool) throws -> (StepReport, [String: Any])?
+    let finish: () -> Void
 }

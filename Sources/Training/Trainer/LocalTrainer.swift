@@ -19,6 +19,14 @@ public struct StepReport: Sendable {
 
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
 
+    public init(
+        step: Int, totalSteps: Int, epoch: Int, loss: Double, lr: Double, gradNorm: Double, labelTokens: Int, tokens: Int,
+        microBatches: Int, seconds: Double
+    ) {
+        (self.step, self.totalSteps, self.epoch, self.loss, self.lr) = (step, totalSteps, epoch, loss, lr)
+        (self.gradNorm, self.labelTokens, self.tokens, self.microBatches, self.seconds) = (gradNorm, labelTokens, tokens, microBatches, seconds)
+    }
+
     /// One metrics.jsonl object.
     public var json: [String: Any] {
         [
