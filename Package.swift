@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "Tokenizers", "ModelFiles"]),
         // Slow tests that run the adapterps binary as a user would (real processes, real files).
-        .testTarget(name: "EndToEndTests", dependencies: ["ModelFiles", "Kernels"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ModelFiles", "Kernels", "Wire"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFiles", "Tokenizers", "Kernels"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
     ]

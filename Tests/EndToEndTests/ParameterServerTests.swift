@@ -1,11 +1,14 @@
 import Foundation
+import ModelFiles
+import Wire
 import XCTest
 
 /// The parameter server through real processes and real ZeroMQ sockets: `launch --workers N`
 /// ends with the same adapter bits as `train`, and a worker with other data is refused.
-final class ParameterServerTests: XCTestCase {
+/// Shared inputs: 16 random pre-tokenized sequences for the tiny model and a 10-step config.
+enum PSFixtures {
     /// 16 random pre-tokenized sequences for the tiny model (vocabulary 264).
-    func data(_ dir: URL, seed: UInt64 = 1, name: String = "data.jsonl") throws -> String {
+    static func data(_ dir: URL, seed: UInt64 = 1, name: String = "data.jsonl") throws -> String {
         var state = seed
         var lines = ""
         for _ in 0..<16 {
@@ -20,11 +23,18 @@ final class ParameterServerTests: XCTestCase {
         return path
     }
 
-    func args(_ data: String, out: String) -> [String] {
+    static func args(_ data: String, out: String) -> [String] {
         ["--model", CLI.fixtures.appendingPathComponent("tiny-llama/tied/model.gguf").path, "--data", data, "--out", out,
          "--steps", "10", "--global-batch", "4", "--adapter-len", "3", "--lr", "0.01", "--warmup-steps", "2",
          "--micro-batch-tokens", "12", "--seed", "7"]
     }
+}
+
+final class ParameterServerTests: XCTestCase {
+    func data(_ dir: URL, seed: UInt64 = 1, name: String = "data.jsonl") throws -> String {
+        try PSFixtures.data(dir, seed: seed, name: name)
+    }
+    func args(_ data: String, out: String) -> [String] { PSFixtures.args(data, out: out) }
 
     func testLaunchWithOneTwoThreeWorkersEqualsTrainBitForBit() throws {
         let dir = try CLI.temporaryDirectory()
@@ -67,5 +77,110 @@ final class ParameterServerTests: XCTestCase {
         XCTAssertTrue(w.stderr.contains("rejected") && w.stderr.contains("dataset sha256"), w.stderr)
         let coordinatorLog = try String(contentsOf: log, encoding: .utf8)
         XCTAssertTrue(coordinatorLog.contains("rejected worker") && coordinatorLog.contains("dataset sha256"), coordinatorLog)
+    }
+}
+
+
+/// A coordinator fed garbage: random bytes, truncated frames, a wrong version, a bad checksum, an
+/// oversized length, an unknown type, and a registered peer that takes a lease and goes silent.
+/// Each bad frame is answered with ERROR; the silent peer's lease moves; a real worker then
+/// finishes the run with the same bits as `train`.
+final class CoordinatorHostilePeerTests: XCTestCase {
+    func testGarbageIsAnsweredAndTheRunGoesOnUnharmed() throws {
+        let helper = PSFixtures.self
+        let dir = try CLI.temporaryDirectory()
+        let d = try helper.data(dir)
+        let model = CLI.fixtures.appendingPathComponent("tiny-llama/tied/model.gguf").path
+        let reference = dir.appendingPathComponent("train").path
+        XCTAssertEqual(try CLI.run(["train"] + helper.args(d, out: reference)).status, 0)
+
+        let port = 20_000 + Int((getpid() + 7919) % 20_000)
+        let endpoint = "tcp://127.0.0.1:\(port)"
+        let coordinator = Process()
+        coordinator.executableURL = URL(fileURLWithPath: try CLI.binary())
+        let out = dir.appendingPathComponent("ps").path
+        coordinator.arguments = ["coordinator", "--bind", endpoint] + helper.args(d, out: out)
+        let log = dir.appendingPathComponent("coordinator.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        coordinator.standardError = try FileHandle(forWritingTo: log)
+        try coordinator.run()
+        defer { if coordinator.isRunning { coordinator.terminate() }; coordinator.waitUntilExit() }
+
+        let context = try SocketContext()
+        let peer = try Socket(context, .dealer)
+        try peer.setIdentity(Array("hostile-peer".utf8))
+        try peer.connect(endpoint)
+        let valid = FrameCodec.encode(Message.heartbeat(HeartbeatPayload(state: .idle, currentStep: 0))
+            .encode(runID: 1, workerID: 1, sequence: 1))
+        var random = SplitMixLike(seed: 5)
+        var versionNinetyNine = valid
+        versionNinetyNine[4] = 99
+        var badChecksum = valid
+        badChecksum[badChecksum.count - 1] ^= 0x01
+        var oversized = valid
+        for i in 36..<40 { oversized[i] = 0xFF }
+        var unknownType = valid
+        unknownType[6] = 0x77
+        let hostile: [(String, [UInt8])] = [
+            ("random bytes", (0..<100).map { _ in random.byte() }), ("truncated", Array(valid.prefix(20))),
+            ("version 99", versionNinetyNine), ("bad checksum", badChecksum), ("oversized", oversized),
+            ("unknown type", unknownType),
+        ]
+        for (name, bytes) in hostile {
+            try peer.send([bytes])
+            let reply = try XCTUnwrap(try receive(peer, seconds: 10), "\(name): no reply")
+            let (_, message) = try Message.decode(bytes: reply)
+            guard case .error = message else { return XCTFail("\(name): expected ERROR, got \(message.type)") }
+        }
+        // Join as a worker, take a lease, then go silent: the lease must move on.
+        let hello = Message.hello(HelloPayload(
+            workerVersion: "adapterps/0.1", modelSHA256: digest(try Fingerprint.sha256(file: model)),
+            datasetSHA256: digest(try Fingerprint.sha256(file: d)), threads: 1, hostname: "hostile"))
+        try peer.send([FrameCodec.encode(hello.encode(runID: 0, workerID: 0, sequence: 2))])
+        var welcomed = false, leased = false
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !(welcomed && leased) {
+            guard let bytes = try receive(peer, seconds: 1) else { continue }
+            switch try Message.decode(bytes: bytes).message {
+            case .welcome: welcomed = true
+            case .lease: leased = true
+            default: break
+            }
+        }
+        XCTAssertTrue(welcomed && leased, "the hostile peer was welcomed and leased work")
+        peer.close()
+
+        let worker = try CLI.run(["worker", "--connect", endpoint, "--model", model, "--data", d], timeout: 120)
+        XCTAssertEqual(worker.status, 0, worker.stderr)
+        coordinator.waitUntilExit()
+        XCTAssertEqual(coordinator.terminationStatus, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + "/adapter.safetensors")),
+            try Data(contentsOf: URL(fileURLWithPath: reference + "/adapter.safetensors")))
+        let text = try String(contentsOf: log, encoding: .utf8)
+        XCTAssertTrue(text.contains("bad frame"), text)
+        XCTAssertTrue(text.contains("silent"), text)
+    }
+
+    func receive(_ s: Socket, seconds: Double) throws -> [UInt8]? {
+        try s.receive(timeoutMillis: Int(seconds * 1000))?.last
+    }
+
+    func digest(_ hex: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var chars = Array(hex.utf8)[...]
+        while chars.count >= 2 {
+            out.append(UInt8(String(decoding: chars.prefix(2), as: UTF8.self), radix: 16)!)
+            chars = chars.dropFirst(2)
+        }
+        return out
+    }
+}
+
+struct SplitMixLike {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func byte() -> UInt8 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return UInt8(truncatingIfNeeded: state >> 33)
     }
 }
