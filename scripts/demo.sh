@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the default model: installs what is missing, builds in release, evaluates the
 # base SmolLM2-135M-Instruct on held-out ISO-date conversions, trains a LLaMA-Adapter on the demo
-# data (configs/demo.yaml), and evaluates again — generations and scores before and after.
+# data with a local parameter server (coordinator + 2 workers, configs/demo.yaml), and evaluates again — generations and scores before and after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$(scripts/setup.sh | tail -n 1)
@@ -15,8 +15,8 @@ echo; echo "== the model"
 "$BIN" inspect "$MODEL" | head -n 5
 echo; echo "== base model on held-out data (greedy, Alpaca prompt)"
 "$BIN" eval "${EVAL[@]}"
-echo; echo "== training the adapter (configs/demo.yaml)"
-"$BIN" train --model "$MODEL" --config configs/demo.yaml
+echo; echo "== training the adapter: coordinator + 2 worker processes over ZeroMQ (configs/demo.yaml)"
+"$BIN" launch --workers 2 --model "$MODEL" --config configs/demo.yaml
 echo; echo "== with the adapter, same held-out data"
 "$BIN" eval "${EVAL[@]}" --adapter out/demo/adapter.safetensors
 echo; echo "== the adapter on an unrelated chat prompt (it was trained on one task only)"

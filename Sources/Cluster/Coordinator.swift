@@ -84,8 +84,13 @@ public final class Coordinator {
         var bytesRaw = 0, bytesWire = 0, duplicates = 0
         let params = TensorCodec.encode(progress.params.values, as: .f32)
         broadcast(.params(ParamsPayload(step: UInt64(s), version: UInt64(s), params: params)))
+        var lastHeartbeat = Peer.now()
         while !reducer.isComplete {
             if shouldStop() { return nil }
+            if Peer.now() - lastHeartbeat > 1 {
+                broadcast(.heartbeat(HeartbeatPayload(state: .working, currentStep: UInt64(s))))
+                lastHeartbeat = Peer.now()
+            }
             if let parts = try socket.receive(timeoutMillis: 20) {
                 handle(parts, step: s, params: progress.params) { mb, result, raw, wire in
                     if reducer.add(result, index: mb) {

@@ -2,11 +2,13 @@ import ArgumentParser
 import Foundation
 import Kernels
 import Llama
+import Training
+import Wire
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure speed: sgemm peak at the model's shapes, prefill throughput.",
-        subcommands: [BenchGemm.self, BenchForward.self, BenchStep.self])
+        abstract: "Measure speed: sgemm peak, prefill, training step, coordinator reduce.",
+        subcommands: [BenchGemm.self, BenchForward.self, BenchStep.self, BenchReduce.self])
 }
 
 /// Median of `repeats` timings of `body` in seconds, after one warm-up call.
@@ -167,6 +169,68 @@ struct BenchStep: ParsableCommand {
             print(String(format: "train step %d×%d, %d adapter layers: %.1f tokens/s (median %.0f ms), %.1f GFLOP/s at %.0f MFLOP/token, loss %.4f, peak RSS %.0f MiB, %d thread(s)",
                 batch, seq, n, tokens / t.median, t.median * 1e3, gflops, flops / tokens / 1e6, loss,
                 Double(peakResidentBytes()) / 1_048_576, Matmul.threads))
+        }
+    }
+}
+
+/// The coordinator's per-update cost without the network: decode W workers' GRADIENT frames,
+/// add them in order, reduce, AdamW, encode the PARAMS frame.
+struct BenchReduce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reduce",
+        abstract: "Coordinator cost per step and per worker update: decode, reduce, AdamW, encode (no sockets).")
+
+    @Option(name: .customLong("adapter-params"), help: "Adapter size (SmolLM2, 30×10 prompts: 173070; LLaMA-7B-sized: 1228800).") var adapterParams = 1_228_800
+    @Option(help: "Worker updates (micro-batches) per step.") var workers = 8
+    @Option(help: "Gradient encoding: f32, bf16, int8Block or topK.") var encoding = "f32"
+    @Option(help: "Timed repeats.") var repeats = 5
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        guard let enc = Wire.TensorEncoding.allCases.first(where: { "\($0)" == encoding }) else {
+            throw CLIError.badInput("--encoding must be one of \(Wire.TensorEncoding.allCases.map { "\($0)" })")
+        }
+        // An adapter of about the requested size: heads 32, dim 4096-like rows.
+        let dim = 4096, heads = 32, length = 10
+        let layers = max(1, adapterParams / (length * dim + heads))
+        let config = LlamaConfig(layers: layers, dim: dim, heads: heads, kvHeads: heads, ffnDim: 4 * dim, vocabSize: 32,
+            normEps: 1e-5, ropeTheta: 1e4, ropeLayout: .interleaved, contextLength: 16, tiedEmbeddings: true)
+        let shape = AdapterShape(config: config, length: length)
+        var params = AdapterParameters.initial(shape: shape, seed: 1)
+        var optimizer = OptimizerState(config: OptimizerConfig(), parameterCount: shape.parameterCount)
+        var rng = SplitMix64(seed: 2)
+        let frames: [[UInt8]] = (0..<workers).map { i in
+            let g = (0..<shape.parameterCount).map { _ in Float(rng.nextUnit() - 0.5) * 1e-3 }
+            let payload = GradientPayload(step: 0, microBatch: UInt32(i), lossSum: 1, labelCount: 10, tokenCount: 100,
+                gradient: TensorCodec.encode(g, as: enc))
+            return FrameCodec.encode(Message.gradient(payload).encode(runID: 1, workerID: UInt32(i + 1), sequence: 1))
+        }
+        var wire = 0
+        let t = medianSeconds(repeats: repeats) {
+            var reducer = GradientReducer(parameterCount: shape.parameterCount, microBatches: workers)
+            for bytes in frames {
+                guard case .gradient(let g) = try? Message.decode(bytes: bytes).message,
+                    let values = try? TensorCodec.decode(g.gradient)
+                else { preconditionFailure("bench frames must decode") }
+                reducer.add(GradientSum(lossSum: g.lossSum, labelCount: Int(g.labelCount), gradient: values), index: Int(g.microBatch))
+            }
+            let (gradient, _, _) = reducer.reduce()
+            optimizer.apply(to: &params, gradient: gradient, lr: 1e-3)
+            let out = FrameCodec.encode(Message.params(ParamsPayload(step: 0, version: 1, params: TensorCodec.encode(params.values, as: .f32)))
+                .encode(runID: 1, workerID: 0, sequence: 2))
+            wire = out.count
+        }
+        let perUpdate = t.median / Double(workers)
+        let object: [String: Any] = [
+            "bench": "reduce", "adapter_params": shape.parameterCount, "workers": workers, "encoding": encoding,
+            "ms_per_step": t.median * 1e3, "ms_per_update": perUpdate * 1e3,
+            "bytes_raw": shape.parameterCount * 4, "bytes_wire": frames[0].count, "params_frame_bytes": wire,
+        ]
+        if json {
+            try printJSON(object)
+        } else {
+            print(String(format: "coordinator step with %d updates of %d parameters (%@): %.2f ms per step, %.2f ms per worker update; gradient frame %d bytes (raw %d)",
+                workers, shape.parameterCount, encoding, t.median * 1e3, perUpdate * 1e3, frames[0].count, shape.parameterCount * 4))
         }
     }
 }

@@ -22,9 +22,13 @@ matter), and the per-step losses (the loss of the global batch before that step'
             (betas 0.9/0.95, eps 1e-8; weight decay on the prompts only, a second param group with 0
             for the gates), LambdaLR with the schedule of Sources/Training/Optimizer/
             LearningRateSchedule.swift. Writes WORK/torch.json (loss, lr, grad_norm, label_tokens).
+            Diagnostics (not the criterion): `--dtype float64` runs the same thing in float64 (WORK/
+            torch_float64.json, a trajectory free of float32 rounding); `--ce-dtype float64` keeps float32
+            but computes the cross-entropy in float64, as AdapterPS does (WORK/torch_ce_float64.json).
   compare   reads WORK/ours/metrics.jsonl (from `adapterps train`) and WORK/torch.json, checks every
             step's |ours - torch| / torch <= --tolerance (0.5 %), and writes docs/reference/
-            loss_vs_torch.{json,md,png}. Exit code 1 when a step is outside the tolerance.
+            loss_vs_torch.{json,md,png} (with the diagnostic runs and WORK/timings.json where present).
+            Exit code 1 when a step is outside the tolerance or the label-token counts differ.
 
 Needs: models/SmolLM2-135M-Instruct.Q4_1.gguf, .venv-llamacpp (llama-cpp-python, gguf) and .venv-torch
 (torch, numpy, gguf, safetensors, matplotlib). Never run in CI.
@@ -425,7 +429,7 @@ Raw numbers: [`loss_vs_torch.json`](loss_vs_torch.json); plot: [`loss_vs_torch.p
 {max(rel) * 100:.2g} % of PyTorch float32's (criterion: {a.tolerance * 100:g} % at every step). Max relative difference
 {max(rel):.2e} (step {worst + 1}), mean {sum(rel) / len(rel):.2e}, step 1 {rel[0]:.2e}.
 First loss {ol[0]:.6f} (AdapterPS) / {tl[0]:.6f} (PyTorch); last {ol[-1]:.6f} / {tl[-1]:.6f}.
-The learning rates agree to {lr_diff:.1e}. The label-token counts are {'equal' if labels_equal else 'NOT equal'}
+The learning rates agree {'exactly' if lr_diff == 0 else f'to {lr_diff:.1e}'}. The label-token counts are {'equal' if labels_equal else 'NOT equal'}
 ({torch_run['label_tokens']}). The gradient norms before each update agree to {max(gn_rel):.1e} relative
 at worst.
 
@@ -455,6 +459,10 @@ at worst.
   {rt.get('torch_float32', '?')} (training loop {rt.get('torch_train')}), PyTorch float64 {rt.get('torch_float64', '—')},
   PyTorch float32 with float64 CE {rt.get('torch_ce_float64', '—')}, the whole script {rt.get('total', '?')}. This does not
   count `swift build` (several minutes the first time). `QUICK=1` skips the two diagnostic PyTorch runs.
+  These are wall times on a shared machine, so other jobs stretch them. The fastest single step of each run
+  is a better guide to what an idle machine does: AdapterPS {min(m['step_seconds'] for m in ours):.2f} s,
+  PyTorch float32 {min(torch_run['step_seconds']):.2f} s{f", float64 {min(f64['step_seconds']):.2f} s" if f64 is not None else ""}
+  (the {a.steps} steps {a.steps * min(m['step_seconds'] for m in ours) / 60:.1f} min and {a.steps * min(torch_run['step_seconds']) / 60:.1f} min plus loading).
 
 ## Per-step loss (every 10th step)
 

@@ -6,9 +6,10 @@
 #
 # Needs models/SmolLM2-135M-Instruct.Q4_1.gguf, .venv-llamacpp (llama-cpp-python, gguf), .venv-torch (torch,
 # numpy, gguf, safetensors, matplotlib: `.venv-torch/bin/pip install matplotlib`), and a Swift toolchain.
-# Runtime on 2 cores (Xeon, shared): AdapterPS ~7.5 min, PyTorch float32 ~1.7 min, the diagnostic runs
-# (PyTorch float64 ~3-4 min, PyTorch float32 with a float64 cross-entropy ~1.7 min): ~15 min in all,
-# plus `swift build` (several minutes the first time). QUICK=1 skips the diagnostic runs (~10 min).
+# Runtime with 2 threads on the 2-core Xeon dev machine, when it was quiet: AdapterPS ~7.5 min, PyTorch float32
+# ~1.7 min, the two diagnostic runs (PyTorch float64 ~3.5 min, PyTorch float32 with a float64 cross-entropy
+# ~1.7 min): ~15 min in all, plus `swift build` (several minutes the first time). QUICK=1 skips the diagnostic
+# runs (~9.5 min). Other jobs on the machine stretch this: the committed run took 28 min under load.
 # Not run in CI.
 #
 # Environment: ADAPTERPS (binary; default: build .build-cmp/release/adapterps), THREADS (default 2),
