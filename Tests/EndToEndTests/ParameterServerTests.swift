@@ -138,16 +138,25 @@ final class CoordinatorHostilePeerTests: XCTestCase {
             datasetSHA256: digest(try Fingerprint.sha256(file: d)), threads: 1, hostname: "hostile"))
         try peer.send([FrameCodec.encode(hello.encode(runID: 0, workerID: 0, sequence: 2))])
         var welcomed = false, leased = false
+        var runID: UInt64 = 0
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline && !(welcomed && leased) {
             guard let bytes = try receive(peer, seconds: 1) else { continue }
-            switch try Message.decode(bytes: bytes).message {
-            case .welcome: welcomed = true
+            let (header, message) = try Message.decode(bytes: bytes)
+            switch message {
+            case .welcome:
+                welcomed = true
+                runID = header.runID
             case .lease: leased = true
             default: break
             }
         }
         XCTAssertTrue(welcomed && leased, "the hostile peer was welcomed and leased work")
+        // A gradient for a step that is not the current one is counted as late and dropped.
+        let late = Message.gradient(GradientPayload(
+            step: 999, microBatch: 0, lossSum: 1, labelCount: 1, tokenCount: 1, gradient: TensorCodec.encode([1, 2, 3])))
+        try peer.send([FrameCodec.encode(late.encode(runID: runID, workerID: 0, sequence: 3))])
+        usleep(300_000)
         peer.close()
 
         let worker = try CLI.run(["worker", "--connect", endpoint, "--model", model, "--data", d], timeout: 120)
@@ -159,6 +168,7 @@ final class CoordinatorHostilePeerTests: XCTestCase {
         let text = try String(contentsOf: log, encoding: .utf8)
         XCTAssertTrue(text.contains("bad frame"), text)
         XCTAssertTrue(text.contains("silent"), text)
+        XCTAssertTrue(text.contains("late gradient"), text)
     }
 
     func receive(_ s: Socket, seconds: Double) throws -> [UInt8]? {
