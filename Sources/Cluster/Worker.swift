@@ -19,8 +19,10 @@ public final class ClusterWorker {
     let log: (String) -> Void
     /// How long to keep trying to reach a coordinator before giving up.
     public var connectTimeout: Double = 60
-    /// A coordinator silent this long (no message at all) ends the worker with an error.
+    /// After losing the coordinator, how long to wait for one to come back before giving up.
     public var coordinatorTimeout: Double = 60
+    /// Silence from the coordinator (it heartbeats every second) after which the worker rejoins.
+    public var rejoinAfter: Double = 5
 
     public init(
         model: LlamaModel, tokenizer: (any Tokenizer)?, dataPath: String, endpoint: String, threads: Int,
@@ -81,17 +83,28 @@ public final class ClusterWorker {
             try socket.send([FrameCodec.encode(m.encode(runID: runID, workerID: workerID, sequence: sequence, step: step))])
         }
 
-        // Joining: HELLO (repeated) until WELCOME or REJECT.
         var trainer: LocalTrainer?
         var params: AdapterParameters?
         var paramsStep = -1
+        var queue: [(step: Int, microBatch: Int)] = []
+        let finished = Mailbox()
+        var computing = false
+        let compute = DispatchQueue(label: "adapterps.worker.compute")
+        var firstJoin = true
+        session: while true {
+        // Joining: HELLO (repeated) until WELCOME or REJECT. Also after losing the coordinator: a
+        // restarted (resumed) coordinator welcomes us again with its parameters.
+        var joined = false
         let joinStarted = Peer.now()
         var lastHello = -Double.infinity
-        while trainer == nil {
+        while !joined {
             if shouldStop() { return .stopped }
-            if Peer.now() - joinStarted > connectTimeout {
-                return .failed("no coordinator answered at \(endpoint) within \(Int(connectTimeout)) s")
+            let limit = firstJoin ? connectTimeout : coordinatorTimeout
+            if Peer.now() - joinStarted > limit {
+                return .failed(firstJoin ? "no coordinator answered at \(endpoint) within \(Int(limit)) s"
+                    : "lost the coordinator and no coordinator came back within \(Int(limit)) s")
             }
+            for d in finished.take() where d.step >= 0 { computing = false }  // results of a lost run are dropped
             if Peer.now() - lastHello > 1 {
                 try send(hello)
                 lastHello = Peer.now()
@@ -120,8 +133,11 @@ public final class ClusterWorker {
                 }
                 params = AdapterParameters(shape: t.shape, values: values)
                 paramsStep = Int(w.paramsVersion)
+                queue.removeAll()
                 trainer = t
-                log("joined as worker \(workerID): \(dataset.examples.count) examples, \(t.shape.parameterCount) adapter parameters")
+                joined = true
+                firstJoin = false
+                log("joined as worker \(workerID) at step \(paramsStep + 1): \(dataset.examples.count) examples, \(t.shape.parameterCount) adapter parameters")
             default:
                 continue
             }
@@ -129,12 +145,8 @@ public final class ClusterWorker {
         guard let trainer else { return .failed("unreachable") }
 
         // Working: leases in, gradients out, heartbeats every half second.
-        var queue: [(step: Int, microBatch: Int)] = []
-        let finished = Mailbox()
-        var computing = false
         var lastHeartbeat = Peer.now()
         var lastHeard = Peer.now()
-        let compute = DispatchQueue(label: "adapterps.worker.compute")
         while true {
             if shouldStop() {
                 try? send(.bye(ReasonPayload(reason: "worker stopped by a signal")))
@@ -159,6 +171,10 @@ public final class ClusterWorker {
                         return .rejected(r.reason)
                     case .error(let e):
                         log("coordinator says: \(e.message) (code \(e.code))")
+                        if e.code == 100 {  // it does not know us: a restarted coordinator
+                            log("rejoining")
+                            continue session
+                        }
                     default:
                         break
                     }
@@ -195,9 +211,12 @@ public final class ClusterWorker {
                 try send(.heartbeat(HeartbeatPayload(state: computing ? .working : .idle, currentStep: UInt64(max(paramsStep, 0)))))
                 lastHeartbeat = Peer.now()
             }
-            if !computing && Peer.now() - lastHeard > coordinatorTimeout {
-                return .failed("the coordinator has been silent for \(Int(coordinatorTimeout)) s")
+            // The coordinator heartbeats every second; silence means it is gone: rejoin.
+            if Peer.now() - lastHeard > rejoinAfter {
+                log("the coordinator has been silent for \(Int(rejoinAfter)) s: rejoining")
+                continue session
             }
+        }
         }
     }
 }

@@ -194,3 +194,62 @@ struct SplitMixLike {
         return UInt8(truncatingIfNeeded: state >> 33)
     }
 }
+
+/// The coordinator killed with SIGKILL mid-run and restarted with `--resume`: the worker rejoins by
+/// itself and the run ends with the bits of an uninterrupted `train`.
+final class CoordinatorRestartTests: XCTestCase {
+    func testCoordinatorKilledAndResumedEqualsTrain() throws {
+        let model = ProcessInfo.processInfo.environment["ADAPTERPS_MODEL"]
+            ?? CLI.repo.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        guard FileManager.default.fileExists(atPath: model) else { throw XCTSkip("run scripts/setup.sh to get \(model)") }
+        let dir = try CLI.temporaryDirectory()
+        let data = dir.appendingPathComponent("dates.jsonl").path
+        let records = (1...8).map { "{\"instruction\": \"Convert the date to ISO format.\", \"input\": \"May \($0), 2020\", \"output\": \"2020-05-0\($0)\"}" }
+        try (records.joined(separator: "\n") + "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        func args(_ out: String) -> [String] {
+            ["--model", model, "--data", data, "--out", out, "--steps", "10", "--global-batch", "2", "--adapter-layers", "2",
+             "--adapter-len", "4", "--lr", "0.01", "--seed", "4", "--checkpoint-every", "1", "--threads", "1"]
+        }
+        let reference = dir.appendingPathComponent("train").path
+        let r = try CLI.run(["train"] + args(reference))
+        XCTAssertEqual(r.status, 0, r.stderr)
+
+        let out = dir.appendingPathComponent("ps").path
+        let endpoint = "tcp://127.0.0.1:\(21_000 + Int(getpid() % 20_000))"
+        func startCoordinator(resume: Bool) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: try CLI.binary())
+            p.arguments = ["coordinator", "--bind", endpoint] + args(out) + (resume ? ["--resume"] : [])
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        let first = try startCoordinator(resume: false)
+        let worker = Process()
+        worker.executableURL = URL(fileURLWithPath: try CLI.binary())
+        worker.arguments = ["worker", "--connect", endpoint, "--model", model, "--data", data, "--threads", "1"]
+        let workerLog = dir.appendingPathComponent("worker.log")
+        FileManager.default.createFile(atPath: workerLog.path, contents: nil)
+        worker.standardError = try FileHandle(forWritingTo: workerLog)
+        try worker.run()
+        defer { if worker.isRunning { worker.terminate() } }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let n = (try? String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8))?.split(separator: "\n").count ?? 0
+            if n >= 3 { break }
+            usleep(20_000)
+        }
+        XCTAssertTrue(first.isRunning, "the run ended before the coordinator could be killed")
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let second = try startCoordinator(resume: true)
+        second.waitUntilExit()
+        XCTAssertEqual(second.terminationStatus, 0)
+        worker.waitUntilExit()
+        XCTAssertEqual(worker.terminationStatus, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + "/adapter.safetensors")),
+            try Data(contentsOf: URL(fileURLWithPath: reference + "/adapter.safetensors")))
+        let log = try String(contentsOf: workerLog, encoding: .utf8)
+        XCTAssertTrue(log.contains("rejoining"), log)
+    }
+}
