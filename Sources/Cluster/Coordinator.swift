@@ -49,6 +49,7 @@ public final class Coordinator {
     }
     private var workers: [[UInt8]: Worker] = [:]
     private var nextWorkerID: UInt32 = 1
+    private var started = false
     private(set) public var counters = (badFrames: 0, duplicates: 0, late: 0, rejected: 0)
 
     public init(
@@ -116,7 +117,9 @@ public final class Coordinator {
             }
             // Idle live workers take the next micro-batches, in order.
             pending.sort()
-            guard workers.count >= options.minWorkers || deadlines.count > 0 else { continue }
+            // --min-workers gates the start of the run only; afterwards whoever is alive works.
+            guard started || workers.count >= options.minWorkers else { continue }
+            started = true
             for key in workers.keys.sorted(by: { workers[$0]!.id < workers[$1]!.id }) where !pending.isEmpty {
                 guard var w = workers[key] else { continue }
                 if let held = w.lease, deadlines[held] != nil { continue }

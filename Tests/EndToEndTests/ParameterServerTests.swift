@@ -195,21 +195,77 @@ struct SplitMixLike {
     }
 }
 
-/// The coordinator killed with SIGKILL mid-run and restarted with `--resume`: the worker rejoins by
-/// itself and the run ends with the bits of an uninterrupted `train`.
+/// Crashes on the real model with real processes: the coordinator killed with SIGKILL mid-run and
+/// restarted with `--resume` (the worker rejoins by itself), or one of two workers killed (its lease
+/// moves); either way the run ends with the bits of an uninterrupted `train`.
 final class CoordinatorRestartTests: XCTestCase {
-    func testCoordinatorKilledAndResumedEqualsTrain() throws {
-        let model = ProcessInfo.processInfo.environment["ADAPTERPS_MODEL"]
+    var model = ""
+    var data = ""
+    var dir = URL(fileURLWithPath: "/")
+
+    override func setUpWithError() throws {
+        model = ProcessInfo.processInfo.environment["ADAPTERPS_MODEL"]
             ?? CLI.repo.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
         guard FileManager.default.fileExists(atPath: model) else { throw XCTSkip("run scripts/setup.sh to get \(model)") }
-        let dir = try CLI.temporaryDirectory()
-        let data = dir.appendingPathComponent("dates.jsonl").path
+        dir = try CLI.temporaryDirectory()
+        data = dir.appendingPathComponent("dates.jsonl").path
         let records = (1...8).map { "{\"instruction\": \"Convert the date to ISO format.\", \"input\": \"May \($0), 2020\", \"output\": \"2020-05-0\($0)\"}" }
         try (records.joined(separator: "\n") + "\n").write(toFile: data, atomically: true, encoding: .utf8)
-        func args(_ out: String) -> [String] {
-            ["--model", model, "--data", data, "--out", out, "--steps", "10", "--global-batch", "2", "--adapter-layers", "2",
-             "--adapter-len", "4", "--lr", "0.01", "--seed", "4", "--checkpoint-every", "1", "--threads", "1"]
+    }
+
+    func args(_ out: String) -> [String] {
+        ["--model", model, "--data", data, "--out", out, "--steps", "10", "--global-batch", "2", "--adapter-layers", "2",
+         "--adapter-len", "4", "--lr", "0.01", "--seed", "4", "--checkpoint-every", "1", "--threads", "1",
+         "--micro-batch-tokens", "40"]
+    }
+
+    func startWorker(_ endpoint: String, log: URL) throws -> Process {
+        let worker = Process()
+        worker.executableURL = URL(fileURLWithPath: try CLI.binary())
+        worker.arguments = ["worker", "--connect", endpoint, "--model", model, "--data", data, "--threads", "1"]
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        worker.standardError = try FileHandle(forWritingTo: log)
+        try worker.run()
+        return worker
+    }
+
+    func waitForSteps(_ out: String, _ n: Int) {
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let have = (try? String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8))?.split(separator: "\n").count ?? 0
+            if have >= n { return }
+            usleep(20_000)
         }
+    }
+
+    func testOneOfTwoWorkersKilledEqualsTrain() throws {
+        let reference = dir.appendingPathComponent("train").path
+        XCTAssertEqual(try CLI.run(["train"] + args(reference)).status, 0)
+        let out = dir.appendingPathComponent("ps").path
+        let endpoint = "tcp://127.0.0.1:\(22_000 + Int(getpid() % 20_000))"
+        let coordinator = Process()
+        coordinator.executableURL = URL(fileURLWithPath: try CLI.binary())
+        coordinator.arguments = ["coordinator", "--bind", endpoint, "--min-workers", "2"] + args(out)
+        let clog = dir.appendingPathComponent("coordinator.log")
+        FileManager.default.createFile(atPath: clog.path, contents: nil)
+        coordinator.standardError = try FileHandle(forWritingTo: clog)
+        try coordinator.run()
+        let a = try startWorker(endpoint, log: dir.appendingPathComponent("a.log"))
+        let b = try startWorker(endpoint, log: dir.appendingPathComponent("b.log"))
+        defer { for p in [a, b, coordinator] where p.isRunning { p.terminate() } }
+        waitForSteps(out, 3)
+        XCTAssertTrue(b.isRunning, "the run ended before a worker could be killed")
+        kill(b.processIdentifier, SIGKILL)
+        coordinator.waitUntilExit()
+        XCTAssertEqual(coordinator.terminationStatus, 0)
+        a.waitUntilExit()
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + "/adapter.safetensors")),
+            try Data(contentsOf: URL(fileURLWithPath: reference + "/adapter.safetensors")))
+        let text = try String(contentsOf: clog, encoding: .utf8)
+        XCTAssertTrue(text.contains("silent"), text)
+    }
+
+    func testCoordinatorKilledAndResumedEqualsTrain() throws {
         let reference = dir.appendingPathComponent("train").path
         let r = try CLI.run(["train"] + args(reference))
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -225,20 +281,10 @@ final class CoordinatorRestartTests: XCTestCase {
             return p
         }
         let first = try startCoordinator(resume: false)
-        let worker = Process()
-        worker.executableURL = URL(fileURLWithPath: try CLI.binary())
-        worker.arguments = ["worker", "--connect", endpoint, "--model", model, "--data", data, "--threads", "1"]
         let workerLog = dir.appendingPathComponent("worker.log")
-        FileManager.default.createFile(atPath: workerLog.path, contents: nil)
-        worker.standardError = try FileHandle(forWritingTo: workerLog)
-        try worker.run()
+        let worker = try startWorker(endpoint, log: workerLog)
         defer { if worker.isRunning { worker.terminate() } }
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
-            let n = (try? String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8))?.split(separator: "\n").count ?? 0
-            if n >= 3 { break }
-            usleep(20_000)
-        }
+        waitForSteps(out, 3)
         XCTAssertTrue(first.isRunning, "the run ended before the coordinator could be killed")
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
