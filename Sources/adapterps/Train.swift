@@ -70,18 +70,9 @@ func runTraining(
     let statePath = (out as NSString).appendingPathComponent("trainer_state.safetensors")
     var progress: TrainingProgress
     if resume {
-        let state = try TrainerState.read(path: statePath)
-        guard state.modelSHA256 == llama.fingerprint else {
-            throw CLIError.badInput("\(statePath): saved for model \(state.modelSHA256), but --model is \(llama.fingerprint)")
-        }
-        guard state.dataSHA256 == dataset.fingerprint else {
-            throw CLIError.badInput("\(statePath): saved for data \(state.dataSHA256), but --data is \(dataset.fingerprint)")
-        }
-        guard state.configJSON == config.json() else {
-            throw CLIError.badInput("\(statePath): saved with another training config; resume needs the same options\n  saved: \(state.configJSON)\n  now:   \(config.json())")
-        }
+        let state = try newestUsableState(out: out, statePath: statePath, llama: llama, dataset: dataset, config: config)
         progress = TrainingProgress(params: state.params, optimizer: state.optimizer, step: state.nextStep)
-        log("resuming \(statePath) at step \(progress.step) of \(trainer.totalSteps)")
+        log("resuming at step \(progress.step) of \(trainer.totalSteps)")
     } else {
         var initial: AdapterParameters?
         if let path = initialPath {
@@ -102,11 +93,13 @@ func runTraining(
         try AdapterCheckpoint.write(
             progress.params, to: adapterPath, modelSHA256: llama.fingerprint, modelLayers: llama.config.layers,
             step: progress.step, extra: ["config": config.json(), "data_sha256": dataset.fingerprint])
-        try TrainerState(
+        let state = TrainerState(
             params: progress.params, optimizer: progress.optimizer, nextStep: progress.step,
             epoch: trainer.plan.epoch(ofStep: progress.step), seed: config.seed, rngState: config.seed,
-            modelSHA256: llama.fingerprint, dataSHA256: dataset.fingerprint, configJSON: config.json()
-        ).write(to: statePath)
+            modelSHA256: llama.fingerprint, dataSHA256: dataset.fingerprint, configJSON: config.json())
+        // The newest state under its fixed name, and the last few by step under snapshots/.
+        try state.write(to: statePath)
+        try Snapshots.write(state, in: out, keep: 3)
     }
 
     let stop = StopSignal.install()
@@ -158,4 +151,57 @@ struct ClusterStepper {
     /// One step; nil when stopped first. Returns the report and extra metrics fields.
     let step: (inout TrainingProgress, () -> Bool) throws -> (StepReport, [String: Any])?
     let finish: () -> Void
+}
+
+/// Snapshots of the trainer state by step, `OUT/snapshots/state-<step>.safetensors`, the newest few kept.
+enum Snapshots {
+    static func folder(_ out: String) -> String { (out as NSString).appendingPathComponent("snapshots") }
+
+    static func write(_ state: TrainerState, in out: String, keep: Int) throws {
+        let dir = folder(out)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try state.write(to: (dir as NSString).appendingPathComponent(String(format: "state-%08d.safetensors", state.nextStep)))
+        for old in list(out).dropFirst(keep) { try? FileManager.default.removeItem(atPath: old) }
+    }
+
+    /// Snapshot files, newest step first.
+    static func list(_ out: String) -> [String] {
+        let dir = folder(out)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.filter { $0.hasPrefix("state-") && $0.hasSuffix(".safetensors") }.sorted(by: >)
+            .map { (dir as NSString).appendingPathComponent($0) }
+    }
+}
+
+/// The newest trainer state that reads back intact and belongs to this model, data and config:
+/// OUT/trainer_state.safetensors first, then the snapshots, newest first. Each one skipped is
+/// reported with the reason; none usable is an error.
+func newestUsableState(out: String, statePath: String, llama: LlamaModel, dataset: Dataset, config: TrainingConfig) throws
+    -> TrainerState
+{
+    var reasons: [String] = []
+    for path in [statePath] + Snapshots.list(out) where FileManager.default.fileExists(atPath: path) {
+        do {
+            let state = try TrainerState.read(path: path)
+            guard state.modelSHA256 == llama.fingerprint else {
+                throw CLIError.badInput("\(path): saved for model \(state.modelSHA256), but --model is \(llama.fingerprint)")
+            }
+            guard state.dataSHA256 == dataset.fingerprint else {
+                throw CLIError.badInput("\(path): saved for data \(state.dataSHA256), but --data is \(dataset.fingerprint)")
+            }
+            guard state.configJSON == config.json() else {
+                throw CLIError.badInput("\(path): saved with another training config; resume needs the same options\n  saved: \(state.configJSON)\n  now:   \(config.json())")
+            }
+            if !reasons.isEmpty { log("using \(path) (step \(state.nextStep)) after skipping \(reasons.count) unusable state file(s)") }
+            return state
+        } catch let error as CLIError {
+            throw error  // another model, data or config: a usage error, not a damaged file
+        } catch {
+            log("skipping \(path): \(error)")
+            reasons.append("\(error)")
+        }
+    }
+    throw CLIError.badInput(reasons.isEmpty
+        ? "\(statePath): no trainer state to resume from"
+        : "no usable trainer state in \(out): \(reasons.joined(separator: "; "))")
 }

@@ -124,6 +124,32 @@ final class TrainCommandTests: XCTestCase {
         }
     }
 
+    /// The newest state files damaged (a flipped byte, a truncation): `--resume` reports and skips
+    /// them, falls back to an older snapshot, and still ends with the uninterrupted run's bits.
+    func testResumeSkipsCorruptStatesAndFallsBack() throws {
+        let dir = try CLI.temporaryDirectory()
+        let data = dir.appendingPathComponent("dates.jsonl").path
+        let records = (1...8).map { "{\"instruction\": \"Convert the date to ISO format.\", \"input\": \"June \($0), 2022\", \"output\": \"2022-06-0\($0)\"}" }
+        try (records.joined(separator: "\n") + "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        let straight = dir.appendingPathComponent("straight").path
+        XCTAssertEqual(try CLI.run(try realModelArgs(data: data, out: straight)).status, 0)
+        let out = dir.appendingPathComponent("damaged").path
+        _ = try interrupt(try realModelArgs(data: data, out: out), out: out, afterSteps: 5, signal: SIGKILL)
+        let snapshots = try FileManager.default.contentsOfDirectory(atPath: out + "/snapshots").sorted()
+        XCTAssertGreaterThanOrEqual(snapshots.count, 2)
+        // Flip one byte in the newest state, truncate the newest snapshot.
+        var state = try Data(contentsOf: URL(fileURLWithPath: out + "/trainer_state.safetensors"))
+        state[state.count - 5] ^= 0x40
+        try state.write(to: URL(fileURLWithPath: out + "/trainer_state.safetensors"))
+        let newest = URL(fileURLWithPath: out + "/snapshots/" + snapshots.last!)
+        try Data(contentsOf: newest).prefix(100).write(to: newest)
+        let resumed = try CLI.run(try realModelArgs(data: data, out: out) + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(resumed.stderr.components(separatedBy: "adapterps: skipping ").count - 1, 2, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("after skipping 2 unusable state file(s)"), resumed.stderr)
+        XCTAssertEqual(try readAdapter(out + "/adapter.safetensors"), try readAdapter(straight + "/adapter.safetensors"))
+    }
+
     func testMalformedDataIsExitTwoWithLine() throws {
         let dir = try CLI.temporaryDirectory()
         let data = dir.appendingPathComponent("bad.jsonl").path
