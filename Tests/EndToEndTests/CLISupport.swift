@@ -52,13 +52,34 @@ enum CLI {
             stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// A fresh folder under the system temporary folder, removed when the test process exits.
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("adapterps-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        TemporaryFolders.register(dir)
         return dir
     }
 
     static func json(_ url: URL) throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+    }
+}
+
+/// Folders the tests made, removed at process exit (after every test has finished with them).
+enum TemporaryFolders {
+    nonisolated(unsafe) static var paths: [URL] = []
+    nonisolated(unsafe) static var installed = false
+    static let lock = NSLock()
+
+    static func register(_ url: URL) {
+        lock.lock()
+        defer { lock.unlock() }
+        paths.append(url)
+        if !installed {
+            installed = true
+            atexit {
+                for p in TemporaryFolders.paths { try? FileManager.default.removeItem(at: p) }
+            }
+        }
     }
 }
