@@ -77,7 +77,7 @@ public final class Coordinator {
     /// `shouldStop` turned true before the step completed (nothing was applied).
     public func step(_ progress: inout TrainingProgress, shouldStop: () -> Bool) throws -> ClusterStepReport? {
         let s = progress.step
-        let t0 = Peer.now()
+        let stepStart = DispatchTime.now().uptimeNanoseconds
         let mbs = trainer.plan.microBatches(step: s)
         var reducer = GradientReducer(parameterCount: trainer.shape.parameterCount, microBatches: mbs.count)
         var pending = Array(mbs.indices)
@@ -131,19 +131,9 @@ public final class Coordinator {
             }
         }
         let r0 = Peer.now()
-        let (gradient, loss, labels) = reducer.reduce()
-        guard loss.isFinite, gradient.allSatisfy({ $0.isFinite }) else {
-            throw TrainingError(.nonFiniteLoss, "step \(s + 1): loss or gradient is not finite (loss \(loss))")
-        }
-        let lr = trainer.schedule.rate(at: s)
-        let norm = progress.optimizer.apply(to: &progress.params, gradient: gradient, lr: lr)
-        progress.step += 1
+        let step = try trainer.finishStep(reducer, microBatches: mbs, progress: &progress, startedAt: stepStart)
         let reduceSeconds = Peer.now() - r0
         for key in workers.keys { workers[key]!.lease = nil }
-        let step = StepReport(
-            step: progress.step, totalSteps: trainer.totalSteps, epoch: trainer.plan.epoch(ofStep: s), loss: loss, lr: lr,
-            gradNorm: norm, labelTokens: labels, tokens: mbs.reduce(0) { $0 + $1.tokens }, microBatches: mbs.count,
-            seconds: Peer.now() - t0)
         return ClusterStepReport(
             step: step, workers: workers.count, bytesRaw: bytesRaw, bytesWire: bytesWire, duplicates: duplicates,
             reduceSeconds: reduceSeconds)

@@ -100,12 +100,20 @@ public struct LocalTrainer {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let mbs = plan.microBatches(step: s)
         var reducer = GradientReducer(parameterCount: shape.parameterCount, microBatches: mbs.count)
-        var tokens = 0
         for mb in mbs {
             reducer.add(
                 model.adapterGradient(sequences(mb), adapter: progress.params, recompute: config.recompute), index: mb.index)
-            tokens += mb.tokens
         }
+        return try finishStep(reducer, microBatches: mbs, progress: &progress, startedAt: t0)
+    }
+
+    /// The end of every step, in one process or on the coordinator: reduce in micro-batch order,
+    /// refuse a non-finite loss or gradient (nothing applied), the scheduled AdamW update, the report.
+    /// `startedAt` is the step's start in `DispatchTime` nanoseconds.
+    public func finishStep(
+        _ reducer: GradientReducer, microBatches mbs: [MicroBatch], progress: inout TrainingProgress, startedAt t0: UInt64
+    ) throws(TrainingError) -> StepReport {
+        let s = progress.step
         let (gradient, loss, labels) = reducer.reduce()
         guard loss.isFinite, gradient.allSatisfy({ $0.isFinite }) else {
             throw TrainingError(.nonFiniteLoss, "step \(s + 1): loss or gradient is not finite (loss \(loss)); stopping without writing a checkpoint")
@@ -116,6 +124,7 @@ public struct LocalTrainer {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         return StepReport(
             step: progress.step, totalSteps: totalSteps, epoch: plan.epoch(ofStep: s), loss: loss, lr: lr,
-            gradNorm: norm, labelTokens: labels, tokens: tokens, microBatches: mbs.count, seconds: seconds)
+            gradNorm: norm, labelTokens: labels, tokens: mbs.reduce(0) { $0 + $1.tokens }, microBatches: mbs.count,
+            seconds: seconds)
     }
 }
