@@ -175,15 +175,7 @@ final class CoordinatorHostilePeerTests: XCTestCase {
         try s.receive(timeoutMillis: Int(seconds * 1000))?.last
     }
 
-    func digest(_ hex: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var chars = Array(hex.utf8)[...]
-        while chars.count >= 2 {
-            out.append(UInt8(String(decoding: chars.prefix(2), as: UTF8.self), radix: 16)!)
-            chars = chars.dropFirst(2)
-        }
-        return out
-    }
+    func digest(_ hex: String) -> [UInt8] { Fingerprint.digest(hex: hex) ?? [] }
 }
 
 struct SplitMixLike {
